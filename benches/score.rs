@@ -1,0 +1,72 @@
+//! Scoring throughput: 5-minute transcripts scored per second on one core
+//! against the inbound-sales card. Run: `cargo bench --bench score`.
+//!
+//! The transcripts are labelled calls (tests/labelled) stretched to five
+//! minutes by repeating their dialogue, so the text is realistic Russian.
+
+use callqa::card;
+use callqa::score::score;
+use callqa::transcript::Transcript;
+use callqa::types::Seconds;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+fn five_minutes(t: &Transcript) -> Transcript {
+    let mut out = t.clone();
+    out.segments.clear();
+    let len = t.source.duration.0.max(1.0);
+    let mut offset = 0.0;
+    while offset < 300.0 {
+        for s in &t.segments {
+            let mut s = s.clone();
+            s.start = Seconds(s.start.0 + offset);
+            s.end = Seconds(s.end.0 + offset);
+            if s.start.0 < 300.0 {
+                out.segments.push(s);
+            }
+        }
+        offset += len;
+    }
+    out.source.duration = Seconds(300.0);
+    out
+}
+
+fn main() {
+    let card = card::load(Path::new("checklists/inbound-sales-ru.yaml")).expect("card");
+    let mut calls = Vec::new();
+    for i in 1..=8 {
+        let p = format!("tests/labelled/calls/inbound-sales-ru--{i:02}.json");
+        let t: Transcript =
+            serde_json::from_str(&std::fs::read_to_string(&p).expect(&p)).expect(&p);
+        calls.push(five_minutes(&t));
+    }
+    let words: usize = calls
+        .iter()
+        .map(|t| {
+            t.segments
+                .iter()
+                .map(|s| s.text.split_whitespace().count())
+                .sum::<usize>()
+        })
+        .sum::<usize>()
+        / calls.len();
+    // Warm up (stem cache, allocator), then measure for about two seconds.
+    for t in &calls {
+        black_box(score(t, &card));
+    }
+    let start = Instant::now();
+    let mut n = 0usize;
+    while start.elapsed().as_secs_f64() < 2.0 {
+        for t in &calls {
+            black_box(score(black_box(t), &card));
+            n += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "score: {n} five-minute calls (~{words} words each) in {secs:.2} s on one thread: {:.0} calls/s, {:.1} µs per call",
+        n as f64 / secs,
+        secs * 1e6 / n as f64
+    );
+}

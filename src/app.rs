@@ -1,0 +1,750 @@
+//! The command line: clap parses, `Config`s are resolved and validated
+//! before any work starts, then each subcommand drives the library stages.
+
+use crate::batch::{self, Failure, Input, Runner};
+use crate::card::{self, CompiledCard};
+use crate::files::{sha256_file, write_atomic};
+use crate::golden;
+use crate::model;
+use crate::regress::{self, Expectations, Expected};
+use crate::report::{self, BatchResults, CallPage};
+use crate::score::{self, CallResult, CardRef};
+use crate::transcribe::cache::Cache;
+use crate::transcribe::whisper::{Decoding, WhisperRecogniser};
+use crate::transcribe::Options;
+use crate::transcript::Transcript;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Exit codes (documented in README).
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// A quality gate failed: `--fail-under` or regression drift.
+    pub const GATE: u8 = 1;
+    /// Bad usage or a card that does not validate: nothing was scored.
+    pub const USAGE: u8 = 2;
+    /// Some inputs could not be processed; the rest were, and the report is written.
+    pub const INPUTS: u8 = 3;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "callqa",
+    version,
+    about = "Score call-centre recordings against quality cards, locally"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Transcribe recordings into timed, speaker-attributed transcripts.
+    Transcribe(TranscribeArgs),
+    /// Score calls (recordings or stored transcripts) against a quality card and write a report.
+    Score(ScoreArgs),
+    /// Compare scores with expectations (CI regression on sample calls).
+    Regress(RegressArgs),
+    /// Check or explain quality cards.
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// Import or inspect recognition models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CardCommand {
+    /// Validate cards; every problem is printed as file:line:column.
+    Check { files: Vec<PathBuf> },
+    /// Show the compiled card: every phrase after normalisation and stemming.
+    Explain { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelCommand {
+    /// Convert a CTranslate2 Whisper model (directory or model.bin) to whisper.cpp ggml.
+    Import {
+        src: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Weight type of the 2-D matrices.
+        #[arg(long, default_value = "f16")]
+        quantize: String,
+    },
+    /// Print a ggml model's hyper-parameters, tensor count, weight type and SHA-256.
+    Info { file: PathBuf },
+}
+
+#[derive(Args, Debug, Clone)]
+struct RecogArgs {
+    /// whisper.cpp ggml model file.
+    #[arg(long, env = "CALLQA_MODEL", default_value = "models/ggml-base.bin")]
+    model: PathBuf,
+    /// Recognition language (Whisper code, or `auto`); default: the card's, else ru.
+    #[arg(long)]
+    language: Option<String>,
+    /// Calls recognised at once (default: chosen for the cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Recogniser threads per call (default: chosen for the cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Beam search width; greedy decoding when absent.
+    #[arg(long)]
+    beam: Option<u8>,
+    /// Recognise whole channels instead of detected speech regions.
+    #[arg(long)]
+    no_regions: bool,
+    /// Neither read nor write the transcript cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Transcript cache directory [env CALLQA_CACHE_DIR; default ~/.cache/callqa].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Refuse recordings longer than this many minutes.
+    #[arg(long, default_value_t = 240.0)]
+    max_duration: f64,
+    /// Give up on a file whose recognition takes longer than this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    file_timeout: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Json,
+    Txt,
+    Srt,
+}
+
+#[derive(Args, Debug)]
+struct TranscribeArgs {
+    /// Recordings and directories (searched recursively).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(long, default_value = "transcripts")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+    #[command(flatten)]
+    recog: RecogArgs,
+}
+
+#[derive(Args, Debug)]
+struct ScoreArgs {
+    /// Recordings and directories (searched recursively).
+    inputs: Vec<PathBuf>,
+    /// The quality card (YAML).
+    #[arg(long)]
+    card: PathBuf,
+    /// Score stored transcripts (JSON from `callqa transcribe`) instead of audio: no model needed.
+    #[arg(long)]
+    transcripts: Option<PathBuf>,
+    /// Report folder.
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+    /// Exit 1 when any call scores below this (for CI).
+    #[arg(long)]
+    fail_under: Option<f64>,
+    /// Mask phone numbers in the HTML report.
+    #[arg(long)]
+    redact: bool,
+    #[command(flatten)]
+    recog: RecogArgs,
+}
+
+#[derive(Args, Debug)]
+struct RegressArgs {
+    /// Recordings and directories (searched recursively).
+    inputs: Vec<PathBuf>,
+    /// Expectations file (YAML).
+    #[arg(long)]
+    expect: PathBuf,
+    /// The quality card (YAML).
+    #[arg(long)]
+    card: PathBuf,
+    /// Use stored transcripts instead of audio.
+    #[arg(long)]
+    transcripts: Option<PathBuf>,
+    /// Rewrite the expectations from this run after a deliberate change.
+    #[arg(long)]
+    update: bool,
+    /// Also write a report folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    recog: RecogArgs,
+}
+
+/// An error that means "bad usage or bad card": exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<card::CardError>().is_some()
+            {
+                exit::USAGE
+            } else {
+                1
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Card(CardCommand::Check { files }) => card_check(&files),
+        Command::Card(CardCommand::Explain { file }) => {
+            let c = card::load(&file)?;
+            print!("{}", card::explain(&c));
+            Ok(exit::OK)
+        }
+        Command::Model(ModelCommand::Import {
+            src,
+            output,
+            quantize,
+        }) => {
+            let q: model::Quantize = quantize.parse().map_err(|_| {
+                usage(format!(
+                    "--quantize: unknown weight type {quantize:?} (f16, q8_0 or q5_1)"
+                ))
+            })?;
+            let s = model::import(&src, &output, q)?;
+            println!(
+                "wrote {}: {} tensors, {} bytes, {}, sha256 {}",
+                output.display(),
+                s.tensors,
+                s.bytes,
+                s.quantize,
+                s.sha256
+            );
+            Ok(exit::OK)
+        }
+        Command::Model(ModelCommand::Info { file }) => {
+            let i = model::info(&file)?;
+            let h = &i.hparams;
+            println!("file       {}", i.path.display());
+            println!("sha256     {}", i.sha256);
+            println!("bytes      {}", i.bytes);
+            println!("tensors    {}", i.tensors);
+            println!("weights    {}", i.weight_type);
+            println!(
+                "vocab {} · mels {} · ftype {}",
+                h.n_vocab, h.n_mels, h.ftype
+            );
+            println!(
+                "audio ctx {} state {} heads {} layers {}",
+                h.n_audio_ctx, h.n_audio_state, h.n_audio_head, h.n_audio_layer
+            );
+            println!(
+                "text  ctx {} state {} heads {} layers {}",
+                h.n_text_ctx, h.n_text_state, h.n_text_head, h.n_text_layer
+            );
+            Ok(exit::OK)
+        }
+        Command::Transcribe(a) => transcribe(a),
+        Command::Score(a) => score_cmd(a),
+        Command::Regress(a) => regress_cmd(a),
+    }
+}
+
+fn card_check(files: &[PathBuf]) -> Result<u8> {
+    if files.is_empty() {
+        return Err(usage("card check: name at least one card file"));
+    }
+    let mut bad = false;
+    for f in files {
+        match card::load(f) {
+            Ok(c) => println!(
+                "{}: ok — card {} v{}, {} stages, {} violations, {} phrases",
+                f.display(),
+                c.id,
+                c.version,
+                c.stages.len(),
+                c.violations.len(),
+                c.phrases.len()
+            ),
+            Err(e) => {
+                bad = true;
+                eprintln!("{e}");
+            }
+        }
+    }
+    Ok(if bad { exit::USAGE } else { exit::OK })
+}
+
+/// Resolved recognition settings, checked before any file is touched.
+struct RecogConfig {
+    model: PathBuf,
+    options: Options,
+    cache: Option<Cache>,
+    jobs: usize,
+    threads: usize,
+    decoding: Decoding,
+}
+
+impl RecogArgs {
+    fn resolve(&self, card: Option<&CompiledCard>) -> Result<RecogConfig> {
+        if !(self.max_duration > 0.0) {
+            return Err(usage("--max-duration must be positive"));
+        }
+        if self.beam == Some(0) {
+            return Err(usage("--beam must be 1 or more"));
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // whisper.cpp scales well to a few threads per call; beyond that,
+        // more calls at once use the cores better.
+        let threads = self.threads.unwrap_or_else(|| cores.min(4));
+        let jobs = self.jobs.unwrap_or_else(|| (cores / threads).max(1));
+        if threads == 0 || jobs == 0 {
+            return Err(usage("--jobs and --threads must be 1 or more"));
+        }
+        let language = self
+            .language
+            .clone()
+            .or_else(|| card.map(|c| c.language.clone()))
+            .unwrap_or_else(|| "ru".into());
+        if language != "auto" && whisper_rs::get_lang_id(&language).is_none() {
+            return Err(usage(format!(
+                "--language: {language:?} is not a Whisper language code (e.g. ru, en, auto)"
+            )));
+        }
+        Ok(RecogConfig {
+            model: self.model.clone(),
+            options: Options {
+                language,
+                channels: card.map(|c| c.channels).unwrap_or_default(),
+                use_regions: !self.no_regions,
+                max_duration: self.max_duration * 60.0,
+                file_timeout: Duration::from_secs(self.file_timeout),
+            },
+            cache: (!self.no_cache)
+                .then(|| Cache::new(self.cache_dir.clone().unwrap_or_else(Cache::default_dir))),
+            jobs,
+            threads,
+            decoding: self.beam.map_or(Decoding::Greedy, Decoding::Beam),
+        })
+    }
+}
+
+impl RecogConfig {
+    fn load(&self) -> Result<WhisperRecogniser> {
+        if !self.model.is_file() {
+            return Err(usage(format!(
+                "{}: model file not found. Get the default model with `bash models/fetch-model.sh`, or point --model / CALLQA_MODEL at a whisper.cpp ggml file",
+                self.model.display()
+            )));
+        }
+        let sha = sha256_file(&self.model)
+            .with_context(|| format!("{}: cannot read model", self.model.display()))?;
+        Ok(WhisperRecogniser::load(
+            &self.model,
+            sha,
+            self.threads,
+            self.decoding,
+        )?)
+    }
+}
+
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    // A second Ctrl-C while stopping exits at once.
+    let _ = ctrlc::set_handler(move || {
+        if s.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the calls in progress; finished transcripts are cached");
+    });
+    stop
+}
+
+fn transcribe(a: TranscribeArgs) -> Result<u8> {
+    let cfg = a.recog.resolve(None)?;
+    let (inputs, mut failures) = batch::discover(&a.inputs);
+    let rec = cfg.load()?;
+    let runner = Runner {
+        recogniser: &rec,
+        options: cfg.options.clone(),
+        cache: cfg.cache.clone(),
+        jobs: cfg.jobs,
+        stop: stop_flag(),
+    };
+    let started = Instant::now();
+    let results = runner.transcribe_all(&inputs);
+    let mut audio_seconds = 0.0;
+    for (input, r) in inputs.iter().zip(results) {
+        match r {
+            Ok(t) => {
+                audio_seconds += t.duration().0;
+                let (ext, body) = match a.format {
+                    Format::Json => ("json", serde_json::to_string_pretty(&t)?),
+                    Format::Txt => ("txt", transcript_txt(&t)),
+                    Format::Srt => ("srt", transcript_srt(&t)),
+                };
+                let out = a.out.join(Path::new(&input.name).with_extension(ext));
+                write_atomic(&out, body.as_bytes())
+                    .with_context(|| format!("{}: cannot write", out.display()))?;
+                for w in &t.warnings {
+                    eprintln!("warning: {}: {w}", input.name);
+                }
+                println!(
+                    "{} → {} ({} segments)",
+                    input.name,
+                    out.display(),
+                    t.segments.len()
+                );
+            }
+            Err(f) => failures.push(f),
+        }
+    }
+    summary_failures(&failures);
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "transcribed {} of {} inputs, {:.0} s of audio in {:.1} s ({:.1}× real time)",
+        inputs.len() + failures.len() - failures.len().min(inputs.len() + failures.len()),
+        inputs.len(),
+        audio_seconds,
+        wall,
+        audio_seconds / wall.max(1e-9)
+    );
+    Ok(if failures.is_empty() {
+        exit::OK
+    } else {
+        exit::INPUTS
+    })
+}
+
+fn summary_failures(failures: &[Failure]) {
+    if !failures.is_empty() {
+        eprintln!("{} input(s) failed:", failures.len());
+        for f in failures {
+            eprintln!("  {}", f.reason);
+        }
+    }
+}
+
+fn transcript_txt(t: &Transcript) -> String {
+    t.segments
+        .iter()
+        .map(|s| format!("[{}] {}: {}\n", s.start, s.speaker, s.text))
+        .collect()
+}
+
+fn transcript_srt(t: &Transcript) -> String {
+    let ts = |x: f64| {
+        let ms = (x.max(0.0) * 1000.0).round() as u64;
+        format!(
+            "{:02}:{:02}:{:02},{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
+    };
+    t.segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "{}\n{} --> {}\n{}: {}\n\n",
+                i + 1,
+                ts(s.start.0),
+                ts(s.end.0),
+                s.speaker,
+                s.text
+            )
+        })
+        .collect()
+}
+
+/// Calls to score: transcripts with, where known, the recording they came from.
+struct Scored {
+    transcript: Transcript,
+    audio: Option<PathBuf>,
+    result: CallResult,
+}
+
+/// Reads stored transcripts (`*.json` under a directory).
+fn load_transcripts(dir: &Path) -> Result<(Vec<(Transcript, Option<PathBuf>)>, Vec<Failure>)> {
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "--transcripts: {} is not a directory",
+            dir.display()
+        )));
+    }
+    let (inputs, mut failures) = batch::discover_with(&[dir.to_path_buf()], &|p: &Path| {
+        p.extension().is_some_and(|e| e == "json")
+    });
+    let mut out = Vec::new();
+    for Input { path, name } in inputs {
+        let parsed = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<Transcript>(&b).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(t) => out.push((t, None)),
+            Err(e) => failures.push(Failure {
+                input: name.clone(),
+                reason: format!("{}: not a callqa transcript: {e}", path.display()),
+            }),
+        }
+    }
+    Ok((out, failures))
+}
+
+/// Gets transcripts (stored, or by recognition), then scores them in parallel.
+fn score_all(
+    inputs: &[PathBuf],
+    transcripts: Option<&Path>,
+    recog: &RecogArgs,
+    card: &CompiledCard,
+) -> Result<(Vec<Scored>, Vec<Failure>)> {
+    let (calls, failures) = match transcripts {
+        Some(dir) => {
+            if !inputs.is_empty() {
+                return Err(usage("give either recordings or --transcripts, not both"));
+            }
+            load_transcripts(dir)?
+        }
+        None => {
+            if inputs.is_empty() {
+                return Err(usage(
+                    "no inputs: name recordings or directories, or --transcripts DIR",
+                ));
+            }
+            let cfg = recog.resolve(Some(card))?;
+            let (found, mut failures) = batch::discover(inputs);
+            if found.is_empty() && failures.is_empty() {
+                return Err(usage("no recordings found in the inputs"));
+            }
+            let rec = cfg.load()?;
+            let runner = Runner {
+                recogniser: &rec,
+                options: cfg.options.clone(),
+                cache: cfg.cache.clone(),
+                jobs: cfg.jobs,
+                stop: stop_flag(),
+            };
+            let mut calls = Vec::new();
+            for (input, r) in found.iter().zip(runner.transcribe_all(&found)) {
+                match r {
+                    Ok(t) => calls.push((t, Some(input.path.clone()))),
+                    Err(f) => failures.push(f),
+                }
+            }
+            (calls, failures)
+        }
+    };
+    let scored = calls
+        .into_par_iter()
+        .map(|(transcript, audio)| {
+            let result = score::score(&transcript, card);
+            Scored {
+                transcript,
+                audio,
+                result,
+            }
+        })
+        .collect();
+    Ok((scored, failures))
+}
+
+fn card_ref(card: &CompiledCard) -> CardRef {
+    CardRef {
+        id: card.id.clone(),
+        version: card.version,
+        title: card.title.clone(),
+    }
+}
+
+fn write_report(
+    out: &Path,
+    card: &CompiledCard,
+    scored: &[Scored],
+    failures: &[Failure],
+    redact: bool,
+) -> Result<PathBuf> {
+    let calls: Vec<CallResult> = scored.iter().map(|s| s.result.clone()).collect();
+    let golden = golden::select(&calls, card.golden.as_ref());
+    let results = BatchResults {
+        schema: report::BATCH_SCHEMA.into(),
+        tool: format!("callqa {}", env!("CARGO_PKG_VERSION")),
+        card: card_ref(card),
+        calls,
+        failures: failures.to_vec(),
+        golden,
+    };
+    let pages: Vec<CallPage> = scored
+        .iter()
+        .map(|s| CallPage {
+            result: &s.result,
+            transcript: &s.transcript,
+            audio: s.audio.clone(),
+        })
+        .collect();
+    Ok(report::write_report(out, &results, &pages, redact)?)
+}
+
+fn score_cmd(a: ScoreArgs) -> Result<u8> {
+    let card = card::load(&a.card)?;
+    if let Some(f) = a.fail_under {
+        if !(0.0..=100.0).contains(&f) {
+            return Err(usage("--fail-under must be within 0..100"));
+        }
+    }
+    let (mut scored, failures) = score_all(&a.inputs, a.transcripts.as_deref(), &a.recog, &card)?;
+    scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
+    let index = write_report(&a.out, &card, &scored, &failures, a.redact)?;
+    for s in &scored {
+        let r = &s.result;
+        println!(
+            "{:>5.1}  {:<7} {}{}",
+            r.score,
+            r.bucket,
+            r.call,
+            if r.failed { "  FAILED (critical)" } else { "" }
+        );
+    }
+    summary_failures(&failures);
+    let mut buckets: Vec<(String, f64, usize)> = Vec::new();
+    for b in &card.buckets {
+        let xs: Vec<f64> = scored
+            .iter()
+            .filter(|s| s.result.bucket == b.name)
+            .map(|s| s.result.score)
+            .collect();
+        if !xs.is_empty() {
+            buckets.push((
+                b.name.clone(),
+                xs.iter().sum::<f64>() / xs.len() as f64,
+                xs.len(),
+            ));
+        }
+    }
+    let hours: f64 = scored.iter().map(|s| s.result.duration.0).sum::<f64>() / 3600.0;
+    println!(
+        "scored {} call(s) ({:.2} h of audio), {} failed input(s); mean score {}",
+        scored.len(),
+        hours,
+        failures.len(),
+        buckets
+            .iter()
+            .map(|(b, m, n)| format!("{b} {m:.1} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("report: {}", index.display());
+    if let Some(limit) = a.fail_under {
+        let low: Vec<&Scored> = scored.iter().filter(|s| s.result.score < limit).collect();
+        if !low.is_empty() {
+            eprintln!(
+                "{} call(s) scored under {limit}: {}",
+                low.len(),
+                low.iter()
+                    .map(|s| s.result.call.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(exit::GATE);
+        }
+    }
+    Ok(if failures.is_empty() {
+        exit::OK
+    } else {
+        exit::INPUTS
+    })
+}
+
+fn regress_cmd(a: RegressArgs) -> Result<u8> {
+    let card = card::load(&a.card)?;
+    let exp: Option<Expectations> = match std::fs::read_to_string(&a.expect) {
+        Ok(s) => Some(
+            serde_yaml::from_str(&s).map_err(|e| usage(format!("{}: {e}", a.expect.display())))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && a.update => None,
+        Err(e) => return Err(usage(format!("{}: cannot read: {e}", a.expect.display()))),
+    };
+    let (mut scored, failures) = score_all(&a.inputs, a.transcripts.as_deref(), &a.recog, &card)?;
+    scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
+    if let Some(out) = &a.out {
+        let index = write_report(out, &card, &scored, &failures, false)?;
+        println!("report: {}", index.display());
+    }
+    summary_failures(&failures);
+    if a.update {
+        let new = Expectations {
+            card: card.id.clone(),
+            calls: scored
+                .iter()
+                .map(|s| (s.result.call.clone(), Expected::from_result(&s.result)))
+                .collect(),
+        };
+        let yaml = serde_yaml::to_string(&new)?;
+        let header = "# Expected results of the sample calls; rewrite with `callqa regress --update` after a deliberate change.\n";
+        write_atomic(&a.expect, format!("{header}{yaml}").as_bytes())
+            .with_context(|| format!("{}: cannot write", a.expect.display()))?;
+        println!(
+            "updated {} with {} call(s)",
+            a.expect.display(),
+            scored.len()
+        );
+        return Ok(if failures.is_empty() {
+            exit::OK
+        } else {
+            exit::INPUTS
+        });
+    }
+    let exp = exp.ok_or_else(|| anyhow!("no expectations"))?;
+    let results: Vec<CallResult> = scored.into_iter().map(|s| s.result).collect();
+    let rep = regress::compare(&exp, &results);
+    for (call, lines) in &rep.drifted {
+        println!("DRIFT {call}");
+        for l in lines {
+            println!("  - {l}");
+        }
+    }
+    for c in &rep.unexpected {
+        println!("NEW   {c} (not in {})", a.expect.display());
+    }
+    for c in &rep.missing {
+        println!("MISSING {c} (expected, not scored)");
+    }
+    println!(
+        "regress: {} matched, {} drifted, {} new, {} missing",
+        rep.matched,
+        rep.drifted.len(),
+        rep.unexpected.len(),
+        rep.missing.len()
+    );
+    if !rep.ok() {
+        bail_quiet();
+        return Ok(exit::GATE);
+    }
+    Ok(exit::OK)
+}
+
+fn bail_quiet() {}
+
+#[allow(dead_code)]
+fn _unused() -> Result<()> {
+    bail!("unused")
+}

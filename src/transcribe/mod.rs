@@ -1,0 +1,304 @@
+//! From a recording to a timed, speaker-attributed transcript: decode,
+//! find speech per channel, pack it into recogniser windows, recognise,
+//! map times back to the call and drop Whisper's known inventions.
+
+pub mod cache;
+pub mod guard;
+pub mod whisper;
+
+use crate::audio::{self, RegionParams, TARGET_RATE};
+use crate::card::{Channels, Role};
+use crate::transcript::{
+    RecognitionInfo, Region, Segment, SourceInfo, Transcript, TRANSCRIPT_SCHEMA,
+};
+use crate::types::{Seconds, Span, Speaker};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A piece of text a recogniser heard, timed relative to its window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSegment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+/// Who the recognition came from, for results and the cache key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelIdentity {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// Speech recognition of one window of 16 kHz mono audio (≤ 30 s).
+/// Behind a trait so tests and tools can substitute recorded output.
+pub trait Recogniser: Send + Sync {
+    fn recognise(&self, pcm: &[f32], language: &str) -> Result<Vec<RawSegment>, String>;
+    fn identity(&self) -> ModelIdentity;
+    /// Settings that change the text (decoding strategy…), for the cache key.
+    fn settings(&self) -> String;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error(transparent)]
+    Audio(#[from] audio::AudioError),
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: recognition failed: {detail}", path.display())]
+    Recognition { path: PathBuf, detail: String },
+    #[error("{}: recognition took longer than the {} s limit per file (--file-timeout); {done:.0}% done", path.display(), limit.as_secs())]
+    Timeout {
+        path: PathBuf,
+        limit: Duration,
+        done: f64,
+    },
+}
+
+/// Everything that decides what a transcript says, besides the audio.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub language: String,
+    pub channels: Channels,
+    /// Recognise only speech regions (the default) or whole channels.
+    pub use_regions: bool,
+    pub max_duration: f64,
+    pub file_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            language: "ru".into(),
+            channels: Channels::default(),
+            use_regions: true,
+            max_duration: 4.0 * 3600.0,
+            file_timeout: Duration::from_secs(1800),
+        }
+    }
+}
+
+impl Options {
+    /// The part of the cache key that comes from these options.
+    pub fn key(&self) -> String {
+        format!(
+            "lang={} left={:?} right={:?} regions={}",
+            self.language, self.channels.left, self.channels.right, self.use_regions
+        )
+    }
+}
+
+/// Recogniser windows: Whisper encodes 30 s at a time whatever it is given,
+/// so short regions are packed together instead of padded one by one.
+const WINDOW: f64 = 28.0;
+/// Silence laid between packed regions so words do not run together.
+const GAP: f64 = 0.3;
+
+/// One region's place in a window: `len` seconds at `packed` in the window
+/// come from `orig` seconds into the call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Piece {
+    packed: f64,
+    orig: f64,
+    len: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Window {
+    pieces: Vec<Piece>,
+    len: f64,
+}
+
+impl Window {
+    /// Maps a window time back to call time.
+    fn to_call(&self, t: f64) -> f64 {
+        let p = self
+            .pieces
+            .iter()
+            .rev()
+            .find(|p| p.packed <= t + 1e-6)
+            .unwrap_or(&self.pieces[0]);
+        p.orig + (t - p.packed).clamp(0.0, p.len)
+    }
+}
+
+fn pack(regions: &[Span]) -> Vec<Window> {
+    let mut out: Vec<Window> = Vec::new();
+    let mut cur = Window {
+        pieces: vec![],
+        len: 0.0,
+    };
+    for r in regions {
+        let mut orig = r.start.0;
+        let end = r.end.0;
+        while end - orig > 1e-3 {
+            let room = WINDOW - cur.len - if cur.pieces.is_empty() { 0.0 } else { GAP };
+            if room < 1.0 {
+                out.push(std::mem::replace(
+                    &mut cur,
+                    Window {
+                        pieces: vec![],
+                        len: 0.0,
+                    },
+                ));
+                continue;
+            }
+            let len = (end - orig).min(room);
+            let packed = if cur.pieces.is_empty() {
+                0.0
+            } else {
+                cur.len + GAP
+            };
+            cur.pieces.push(Piece { packed, orig, len });
+            cur.len = packed + len;
+            orig += len;
+        }
+    }
+    if !cur.pieces.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn window_pcm(w: &Window, pcm: &[f32]) -> Vec<f32> {
+    let sr = TARGET_RATE as f64;
+    let mut out = vec![0.0f32; (w.len * sr).ceil() as usize];
+    for p in &w.pieces {
+        let src = (p.orig * sr) as usize;
+        let dst = (p.packed * sr) as usize;
+        let n = ((p.len * sr) as usize)
+            .min(pcm.len().saturating_sub(src))
+            .min(out.len() - dst);
+        out[dst..dst + n].copy_from_slice(&pcm[src..src + n]);
+    }
+    out
+}
+
+fn role_speaker(r: Role) -> Speaker {
+    match r {
+        Role::Agent => Speaker::Agent,
+        Role::Customer => Speaker::Customer,
+    }
+}
+
+/// Transcribes one file (no cache; see [`cache`] for that).
+pub fn transcribe_file(
+    path: &Path,
+    display: &str,
+    sha256: &str,
+    rec: &dyn Recogniser,
+    opts: &Options,
+) -> Result<Transcript, TranscribeError> {
+    let started = Instant::now();
+    let audio = audio::decode(path, opts.max_duration)?;
+    let duration = audio.duration();
+    let stereo = audio.channels.len() == 2;
+    let speakers: Vec<Speaker> = if stereo {
+        vec![
+            role_speaker(opts.channels.left),
+            role_speaker(opts.channels.right),
+        ]
+    } else {
+        vec![Speaker::Unknown]
+    };
+    let mut warnings = audio.warnings.clone();
+    let mut regions = Vec::new();
+    let mut channel_jobs = Vec::new();
+    for (ch, samples) in audio.channels.iter().enumerate() {
+        let pcm = audio::resample(samples, audio.sample_rate, TARGET_RATE);
+        let spans = if opts.use_regions {
+            audio::speech_regions(&pcm, TARGET_RATE, &RegionParams::default())
+        } else if pcm.is_empty() {
+            vec![]
+        } else {
+            vec![Span::new(0.0, pcm.len() as f64 / TARGET_RATE as f64)]
+        };
+        regions.extend(spans.iter().map(|s| Region {
+            speaker: speakers[ch],
+            span: *s,
+        }));
+        channel_jobs.push((speakers[ch], pcm, pack(&spans)));
+    }
+    let total_windows: usize = channel_jobs.iter().map(|j| j.2.len()).sum();
+    let mut done = 0usize;
+    let mut segments = Vec::new();
+    for (speaker, pcm, windows) in &channel_jobs {
+        for w in windows {
+            if started.elapsed() > opts.file_timeout {
+                return Err(TranscribeError::Timeout {
+                    path: display.into(),
+                    limit: opts.file_timeout,
+                    done: done as f64 * 100.0 / total_windows.max(1) as f64,
+                });
+            }
+            let raw = rec
+                .recognise(&window_pcm(w, pcm), &opts.language)
+                .map_err(|detail| TranscribeError::Recognition {
+                    path: display.into(),
+                    detail,
+                })?;
+            for s in raw {
+                let start = w.to_call(s.start);
+                let end = w.to_call(s.end).max(start);
+                segments.push(Segment {
+                    start: Seconds(start),
+                    end: Seconds(end),
+                    speaker: *speaker,
+                    text: s.text.trim().to_string(),
+                });
+            }
+            done += 1;
+        }
+    }
+    let (segments, dropped) = guard::clean(segments);
+    warnings.extend(dropped);
+    let mut segments = segments;
+    segments.sort_by(|a, b| a.start.0.total_cmp(&b.start.0));
+    regions.sort_by(|a, b| a.span.start.0.total_cmp(&b.span.start.0));
+    let id = rec.identity();
+    Ok(Transcript {
+        schema: TRANSCRIPT_SCHEMA.into(),
+        source: SourceInfo {
+            path: display.to_string(),
+            sha256: sha256.to_string(),
+            duration: Seconds(duration),
+            channels: audio.channels.len() as u16,
+            sample_rate: audio.sample_rate,
+            codec: audio.codec,
+        },
+        recognition: Some(RecognitionInfo {
+            model: id.name,
+            model_sha256: id.sha256,
+            language: opts.language.clone(),
+            settings: format!("{}; {}", rec.settings(), opts.key()),
+        }),
+        regions,
+        segments,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_regions_into_windows_and_maps_back() {
+        let regions = [
+            Span::new(1.0, 3.0),
+            Span::new(10.0, 12.0),
+            Span::new(40.0, 75.0),
+        ];
+        let ws = pack(&regions);
+        assert_eq!(ws.len(), 2, "{ws:?}");
+        assert_eq!(ws[0].pieces.len(), 3);
+        assert!((ws[0].to_call(0.5) - 1.5).abs() < 1e-9);
+        assert!((ws[0].to_call(2.3 + 0.5) - 10.5).abs() < 1e-9);
+        let covered: f64 = ws.iter().flat_map(|w| &w.pieces).map(|p| p.len).sum();
+        assert!((covered - 39.0).abs() < 1e-6);
+        assert!(ws.iter().all(|w| w.len <= WINDOW + 1e-9));
+    }
+}

@@ -1,0 +1,130 @@
+//! The whisper.cpp recogniser: one loaded model shared by all workers, one
+//! decoding state per worker, reused between windows.
+
+use super::{ModelIdentity, RawSegment, Recogniser};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoding {
+    Greedy,
+    Beam(u8),
+}
+
+pub struct WhisperRecogniser {
+    ctx: WhisperContext,
+    states: Mutex<Vec<WhisperState>>,
+    identity: ModelIdentity,
+    threads: usize,
+    decoding: Decoding,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelLoadError {
+    #[error("{}: model file not found. Get the default model with `bash models/fetch-model.sh`, or point --model / CALLQA_MODEL at a whisper.cpp ggml file", .0.display())]
+    Missing(PathBuf),
+    #[error("{}: cannot load as a whisper.cpp ggml model: {detail}", path.display())]
+    Load { path: PathBuf, detail: String },
+}
+
+impl WhisperRecogniser {
+    pub fn load(
+        path: &Path,
+        sha256: String,
+        threads: usize,
+        decoding: Decoding,
+    ) -> Result<Self, ModelLoadError> {
+        if !path.is_file() {
+            return Err(ModelLoadError::Missing(path.to_path_buf()));
+        }
+        // Without a log backend this routes whisper.cpp's per-window chatter
+        // nowhere; QA staff read one line per file.
+        whisper_rs::install_logging_hooks();
+        let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
+            .map_err(|e| ModelLoadError::Load {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Ok(WhisperRecogniser {
+            ctx,
+            states: Mutex::new(Vec::new()),
+            identity: ModelIdentity { name, sha256 },
+            threads: threads.max(1),
+            decoding,
+        })
+    }
+}
+
+impl Recogniser for WhisperRecogniser {
+    fn recognise(&self, pcm: &[f32], language: &str) -> Result<Vec<RawSegment>, String> {
+        let pooled = self
+            .states
+            .lock()
+            .map_err(|_| "state pool poisoned".to_string())?
+            .pop();
+        let mut state = match pooled {
+            Some(s) => s,
+            None => self.ctx.create_state().map_err(|e| e.to_string())?,
+        };
+        let strategy = match self.decoding {
+            Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
+            Decoding::Beam(n) => SamplingStrategy::BeamSearch {
+                beam_size: n as i32,
+                patience: -1.0,
+            },
+        };
+        let mut p = FullParams::new(strategy);
+        p.set_n_threads(self.threads as i32);
+        p.set_language(Some(if language == "auto" { "auto" } else { language }));
+        p.set_translate(false);
+        // Windows are independent pieces of a call: carrying text over
+        // between them feeds repetition loops.
+        p.set_no_context(true);
+        p.set_suppress_nst(true);
+        p.set_print_progress(false);
+        p.set_print_realtime(false);
+        p.set_print_special(false);
+        p.set_print_timestamps(false);
+        // whisper.cpp wants at least ~1 s; pad short windows with silence.
+        let mut buf;
+        let data = if pcm.len() < 16_000 + 1600 {
+            buf = pcm.to_vec();
+            buf.resize(16_000 + 1600, 0.0);
+            &buf[..]
+        } else {
+            pcm
+        };
+        state.full(p, data).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for seg in state.as_iter() {
+            let text = seg.to_str_lossy().map_err(|e| e.to_string())?.into_owned();
+            out.push(RawSegment {
+                start: seg.start_timestamp() as f64 / 100.0,
+                end: seg.end_timestamp() as f64 / 100.0,
+                text,
+            });
+        }
+        if let Ok(mut pool) = self.states.lock() {
+            pool.push(state);
+        }
+        Ok(out)
+    }
+
+    fn identity(&self) -> ModelIdentity {
+        self.identity.clone()
+    }
+
+    fn settings(&self) -> String {
+        match self.decoding {
+            Decoding::Greedy => "greedy".into(),
+            Decoding::Beam(n) => format!("beam{n}"),
+        }
+    }
+}
