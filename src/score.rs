@@ -176,7 +176,8 @@ fn who(s: SpeakerSpec) -> &'static str {
 }
 
 fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
+    // `+ 0.0` turns a rounded -0.0 into 0.0, which reports print as "0".
+    (x * 10.0).round() / 10.0 + 0.0
 }
 
 /// Checks one transcript against one card.

@@ -56,19 +56,36 @@ fn ratio(a: u32, b: u32) -> f64 {
     }
 }
 
-#[test]
-fn example_cards_precision_and_recall() {
-    let labels: Vec<Label> =
-        serde_yaml::from_str(&std::fs::read_to_string("tests/labelled/labels.yaml").unwrap())
-            .unwrap();
-    assert!(labels.len() >= 30);
-    let mut per: BTreeMap<(String, String), Count> = BTreeMap::new();
-    let mut all = Count::default();
+struct Evaluation {
+    per: BTreeMap<(String, String), Count>,
+    all: Count,
+    disagreements: Vec<String>,
+}
+
+/// Scores every labelled call with its card (`fuzzy` switched as asked) and
+/// counts agreement with the labels.
+fn evaluate(labels: &[Label], fuzzy: bool) -> Evaluation {
+    let mut ev = Evaluation {
+        per: BTreeMap::new(),
+        all: Count::default(),
+        disagreements: Vec::new(),
+    };
     let mut cards = BTreeMap::new();
-    let mut disagreements = Vec::new();
-    for l in &labels {
+    for l in labels {
         let c = cards.entry(l.card.clone()).or_insert_with(|| {
-            card::load(Path::new(&format!("checklists/{}.yaml", l.card))).unwrap()
+            let path = format!("checklists/{}.yaml", l.card);
+            let src = std::fs::read_to_string(&path).unwrap();
+            let (from, to) = if fuzzy {
+                ("\nfuzzy: false", "\nfuzzy: true")
+            } else {
+                ("\nfuzzy: true", "\nfuzzy: false")
+            };
+            assert!(
+                src.contains(from) || src.contains(to),
+                "{path}: expected an explicit `fuzzy:` line to switch"
+            );
+            let src = src.replace(from, to);
+            card::compile_str(&src, Path::new(&path)).unwrap()
         });
         let t: Transcript = serde_json::from_str(
             &std::fs::read_to_string(format!("tests/labelled/calls/{}", l.call)).unwrap(),
@@ -83,33 +100,58 @@ fn example_cards_precision_and_recall() {
             // Not applicable is judged as "not passed" on both sides.
             let truth_pass = truth == "pass";
             let found = got == Outcome::Passed;
-            per.entry((l.card.clone(), stage.clone()))
+            ev.per
+                .entry((l.card.clone(), stage.clone()))
                 .or_default()
                 .add(truth_pass, found);
-            all.add(truth_pass, found);
+            ev.all.add(truth_pass, found);
             if truth_pass != found {
-                disagreements.push(format!("{} {stage}: labelled {truth}, got {got:?}", l.call));
+                ev.disagreements
+                    .push(format!("{} {stage}: labelled {truth}, got {got:?}", l.call));
             }
         }
         for (v, truth) in &l.violations {
             let found = r.violations.iter().any(|x| &x.id.0 == v);
-            per.entry((l.card.clone(), format!("violation:{v}")))
+            ev.per
+                .entry((l.card.clone(), format!("violation:{v}")))
                 .or_default()
                 .add(*truth, found);
-            all.add(*truth, found);
+            ev.all.add(*truth, found);
             if *truth != found {
-                disagreements.push(format!(
+                ev.disagreements.push(format!(
                     "{} violation {v}: labelled {truth}, found {found}",
                     l.call
                 ));
             }
         }
     }
+    ev
+}
+
+fn summary(name: &str, all: &Count) -> String {
+    format!(
+        "{name}: precision {:.2}, recall {:.2}, agreement {}/{} ({:.1}%)",
+        all.precision(),
+        all.recall(),
+        all.agree(),
+        all.total(),
+        100.0 * all.agree() as f64 / all.total() as f64
+    )
+}
+
+#[test]
+fn example_cards_precision_and_recall() {
+    let labels: Vec<Label> =
+        serde_yaml::from_str(&std::fs::read_to_string("tests/labelled/labels.yaml").unwrap())
+            .unwrap();
+    assert!(labels.len() >= 30);
+    let exact = evaluate(&labels, false);
+    let fuzzy = evaluate(&labels, true);
     println!(
         "{:<18} {:<28} {:>4} {:>4} {:>4} {:>4}  {:>9} {:>6}",
         "card", "rule", "TP", "FP", "FN", "TN", "precision", "recall"
     );
-    for ((c, s), n) in &per {
+    for ((c, s), n) in &exact.per {
         println!(
             "{c:<18} {s:<28} {:>4} {:>4} {:>4} {:>4}  {:>9.2} {:>6.2}",
             n.tp,
@@ -120,24 +162,33 @@ fn example_cards_precision_and_recall() {
             n.recall()
         );
     }
-    println!(
-        "overall: precision {:.2}, recall {:.2}, agreement {}/{} ({:.1}%)",
-        all.precision(),
-        all.recall(),
-        all.agree(),
-        all.total(),
-        100.0 * all.agree() as f64 / all.total() as f64
-    );
-    for d in &disagreements {
+    println!("{}", summary("overall with fuzzy: false", &exact.all));
+    println!("{}", summary("overall with fuzzy: true", &fuzzy.all));
+    for d in &exact.disagreements {
         println!("  {d}");
     }
-    // A regression guard at the level measured when the cards were written
-    // (see the closing note / README); a card or matcher change that loses
-    // ground fails here.
+    // Regression guards at the levels measured when the cards were written
+    // (exact 0.97 / 0.59, fuzzy 0.97 / 0.61): a card or matcher change that
+    // loses ground fails here. The example cards keep fuzzy matching off: its
+    // gain here is small, and on the sample calls it turned «вы ошиблись
+    // (номером)» into a banned «вы ошибаетесь».
     assert!(
-        all.precision() >= 0.95,
+        exact.all.precision() >= 0.95,
         "precision fell to {:.2}",
-        all.precision()
+        exact.all.precision()
     );
-    assert!(all.recall() >= 0.57, "recall fell to {:.2}", all.recall());
+    assert!(
+        exact.all.recall() >= 0.57,
+        "recall fell to {:.2}",
+        exact.all.recall()
+    );
+    assert!(
+        fuzzy.all.precision() >= 0.95,
+        "fuzzy precision fell to {:.2}",
+        fuzzy.all.precision()
+    );
+    assert!(
+        fuzzy.all.recall() >= exact.all.recall(),
+        "fuzzy matching lost recall"
+    );
 }

@@ -4,8 +4,18 @@
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 const MODEL: &str = "models/ggml-base.bin";
+
+/// whisper.cpp's threads spin while they wait for each other: two
+/// recognisers sharing the cores slow each other down many times over, so
+/// these tests take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn callqa(cache: &Path) -> Command {
     assert!(
@@ -23,6 +33,7 @@ fn tmp() -> tempfile::TempDir {
 
 #[test]
 fn model_info_reports_the_pinned_model() {
+    let _turn = serial();
     let dir = tmp();
     let out = callqa(dir.path())
         .args(["model", "info", MODEL])
@@ -37,6 +48,7 @@ fn model_info_reports_the_pinned_model() {
 
 #[test]
 fn stereo_call_transcribed_with_speakers_and_key_phrases() {
+    let _turn = serial();
     let dir = tmp();
     let out = dir.path().join("out");
     let call = "samples/audio/in-79161234567-101-20241105-103000.wav";
@@ -109,6 +121,7 @@ fn wav(
 
 #[test]
 fn broken_inputs_get_one_line_each_and_the_batch_goes_on() {
+    let _turn = serial();
     let dir = tmp();
     let inputs = dir.path().join("in");
     std::fs::create_dir_all(&inputs).unwrap();
@@ -173,6 +186,7 @@ fn broken_inputs_get_one_line_each_and_the_batch_goes_on() {
 
 #[test]
 fn truncated_file_warns_and_keeps_what_is_there() {
+    let _turn = serial();
     let dir = tmp();
     let real = std::fs::read("samples/audio/in-79161234567-101-20241105-103000.wav").unwrap();
     let p = write(dir.path(), "cut.wav", &real[..real.len() / 3]);
@@ -188,6 +202,7 @@ fn truncated_file_warns_and_keeps_what_is_there() {
 
 #[test]
 fn a_missing_model_is_a_clear_usage_error() {
+    let _turn = serial();
     let dir = tmp();
     callqa(dir.path())
         .args([

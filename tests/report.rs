@@ -164,7 +164,12 @@ fn links(html: &str) -> Vec<String> {
     for attr in [" href=\"", " src=\""] {
         for (i, _) in html.match_indices(attr) {
             let rest = &html[i + attr.len()..];
-            out.push(rest[..rest.find('"').unwrap()].to_string());
+            // As the browser reads it: tera writes `/` as `&#x2F;`.
+            out.push(
+                rest[..rest.find('"').unwrap()]
+                    .replace("&#x2F;", "/")
+                    .replace("&amp;", "&"),
+            );
         }
     }
     out

@@ -299,7 +299,12 @@ fn golden_fund_takes_the_best_per_bucket() {
     let names: Vec<&str> = g.iter().map(|e| e.call.as_str()).collect();
     // b scores 60 (< 80), s is short (excluded), top 2 per bucket by score then name.
     assert_eq!(names, ["a.wav", "c.wav"]);
-    assert!(g[0].why.contains("#1 of the medium bucket"));
+    assert!(
+        g[0].why
+            .contains("#1 of 3 qualifying call(s) in the medium bucket"),
+        "{}",
+        g[0].why
+    );
 }
 
 #[test]

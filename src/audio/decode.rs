@@ -83,10 +83,21 @@ fn open(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
             &MetadataOptions::default(),
         )
         .map_err(|e| match e {
-            SymError::Unsupported(m) if m.contains("format") || m.contains("probe") => {
-                AudioError::NotAudio {
+            SymError::Unsupported(m) if m.contains("probe") => AudioError::NotAudio {
+                path: path.into(),
+                detail: "format not recognised".into(),
+            },
+            SymError::Unsupported(m) if m.contains("unsupported wave format") => {
+                AudioError::Unsupported {
                     path: path.into(),
-                    detail: "format not recognised".into(),
+                    detail: wav_codec_name(path).map_or_else(
+                        || "WAV with a codec callqa cannot decode".to_string(),
+                        |c| {
+                            format!(
+                                "WAV codec {c}; convert it to PCM, µ-law or A-law (e.g. with sox)"
+                            )
+                        },
+                    ),
                 }
             }
             SymError::Unsupported(m) => AudioError::Unsupported {
@@ -105,6 +116,40 @@ fn open(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
             },
         })?;
     Ok(probed.format)
+}
+
+/// Names the codec of a WAV file from its `fmt ` chunk, for the error
+/// message when symphonia has no decoder for it.
+fn wav_codec_name(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        if &bytes[at..at + 4] == b"fmt " && at + 10 <= bytes.len() {
+            let tag = u16::from_le_bytes([bytes[at + 8], bytes[at + 9]]);
+            let name = match tag {
+                0x0002 => "MS ADPCM",
+                0x0011 => "IMA ADPCM",
+                0x0022 => "TrueSpeech",
+                0x0031 => "GSM 6.10",
+                0x0040 => "G.721 ADPCM",
+                0x0042 | 0x0064 => "G.726 ADPCM",
+                0x0055 => "MP3 in WAV",
+                0x0065 | 0x0067 => "G.722",
+                0x0070..=0x0072 => "G.723",
+                0x00A1 | 0x0133 => "G.729",
+                0x704F | 0x6750 => "Opus",
+                _ => "",
+            };
+            return Some(if name.is_empty() {
+                format!("format tag 0x{tag:04X}")
+            } else {
+                format!("{name} (format tag 0x{tag:04X})")
+            });
+        }
+        at += 8 + size + (size & 1);
+    }
+    None
 }
 
 /// Duration from the container header, without decoding, where it is known.

@@ -712,6 +712,7 @@ pub fn explain(card: &CompiledCard) -> String {
     let show = |out: &mut String, label: &str, idx: &[usize]| {
         for &p in idx {
             let exact = card.phrases[p].trim_start().starts_with('=');
+            let mut shown = std::collections::HashSet::new();
             for v in &card.variants[p] {
                 let keys: Vec<String> = v
                     .iter()
@@ -721,12 +722,15 @@ pub fn explain(card: &CompiledCard) -> String {
                         PatWord::Word(n) => lang.stem(n),
                     })
                     .collect();
-                let _ = writeln!(
-                    out,
-                    "    {label} {:?} → {}",
-                    card.phrases[p],
-                    keys.join(" ")
-                );
+                // Several spellings can stem alike («целей», «цели»): show each form once.
+                if shown.insert(keys.clone()) {
+                    let _ = writeln!(
+                        out,
+                        "    {label} {:?} → {}",
+                        card.phrases[p],
+                        keys.join(" ")
+                    );
+                }
             }
         }
     };

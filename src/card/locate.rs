@@ -91,11 +91,7 @@ impl MarkedEventReceiver for Walker {
                     }
                 }
             },
-            Event::Alias(_) => {
-                if self.node_path().is_some() {
-                    self.value_done();
-                }
-            }
+            Event::Alias(_) if self.node_path().is_some() => self.value_done(),
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let path = self.node_path().unwrap_or_default();
                 self.pos.values.entry(path.clone()).or_insert(lc);

@@ -58,6 +58,10 @@ pub enum TranscribeError {
     },
 }
 
+/// Bumped whenever decoding, speech regions or packing change what a
+/// transcript holds, so cached transcripts of the old pipeline are not reused.
+pub const PIPELINE_VERSION: u32 = 2;
+
 /// Everything that decides what a transcript says, besides the audio.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -85,7 +89,7 @@ impl Options {
     /// The part of the cache key that comes from these options.
     pub fn key(&self) -> String {
         format!(
-            "lang={} left={:?} right={:?} regions={}",
+            "pipeline={PIPELINE_VERSION} lang={} left={:?} right={:?} regions={}",
             self.language, self.channels.left, self.channels.right, self.use_regions
         )
     }
@@ -209,18 +213,22 @@ pub fn transcribe_file(
     let mut channel_jobs = Vec::new();
     for (ch, samples) in audio.channels.iter().enumerate() {
         let pcm = audio::resample(samples, audio.sample_rate, TARGET_RATE);
-        let spans = if opts.use_regions {
-            audio::speech_regions(&pcm, TARGET_RATE, &RegionParams::default())
-        } else if pcm.is_empty() {
-            vec![]
-        } else {
-            vec![Span::new(0.0, pcm.len() as f64 / TARGET_RATE as f64)]
-        };
+        let total = pcm.len() as f64 / TARGET_RATE as f64;
+        let params = RegionParams::default();
+        // Regions are measured either way: the conversation metrics need them.
+        let spans = audio::speech_regions(&pcm, TARGET_RATE, &params);
         regions.extend(spans.iter().map(|s| Region {
             speaker: speakers[ch],
             span: *s,
         }));
-        channel_jobs.push((speakers[ch], pcm, pack(&spans)));
+        let to_recognise = if opts.use_regions {
+            audio::pad_regions(&spans, params.pad, total)
+        } else if pcm.is_empty() {
+            vec![]
+        } else {
+            vec![Span::new(0.0, total)]
+        };
+        channel_jobs.push((speakers[ch], pcm, pack(&to_recognise)));
     }
     let total_windows: usize = channel_jobs.iter().map(|j| j.2.len()).sum();
     let mut done = 0usize;

@@ -42,7 +42,9 @@ impl WhisperRecogniser {
         }
         // Without a log backend this routes whisper.cpp's per-window chatter
         // nowhere; QA staff read one line per file.
-        whisper_rs::install_logging_hooks();
+        if std::env::var_os("CALLQA_DEBUG").is_none() {
+            whisper_rs::install_logging_hooks();
+        }
         let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
             .map_err(|e| ModelLoadError::Load {
                 path: path.to_path_buf(),
@@ -101,7 +103,16 @@ impl Recogniser for WhisperRecogniser {
         } else {
             pcm
         };
+        let t0 = std::time::Instant::now();
         state.full(p, data).map_err(|e| e.to_string())?;
+        if std::env::var_os("CALLQA_DEBUG").is_some() {
+            eprintln!(
+                "debug: window {:.1} s recognised in {:.2} s",
+                data.len() as f64 / 16000.0,
+                t0.elapsed().as_secs_f64()
+            );
+            self.ctx.print_timings();
+        }
         let mut out = Vec::new();
         for seg in state.as_iter() {
             let text = seg.to_str_lossy().map_err(|e| e.to_string())?.into_owned();
