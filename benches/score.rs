@@ -64,6 +64,23 @@ fn main() {
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    // Where the time goes: tokenising + stemming, and conversation metrics.
+    let part = |f: &dyn Fn(&Transcript)| {
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            for t in &calls {
+                f(t);
+            }
+        }
+        t0.elapsed().as_secs_f64() * 1e6 / (50 * calls.len()) as f64
+    };
+    let doc_us = part(&|t| {
+        black_box(card.matcher.doc(black_box(t)));
+    });
+    let metrics_us = part(&|t| {
+        black_box(callqa::metrics::compute(black_box(t)));
+    });
+    println!("  of which: words + stems {doc_us:.1} µs, metrics {metrics_us:.1} µs per call");
     println!(
         "score: {n} five-minute calls (~{words} words each) in {secs:.2} s on one thread: {:.0} calls/s, {:.1} µs per call",
         n as f64 / secs,

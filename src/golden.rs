@@ -55,16 +55,7 @@ pub fn select(calls: &[CallResult], spec: Option<&GoldenSpec>) -> Vec<GoldenEntr
             continue;
         }
         let qualifying = eligible.iter().filter(|e| e.bucket == c.bucket).count();
-        let passed = c
-            .stages
-            .iter()
-            .filter(|s| s.outcome == Outcome::Passed)
-            .count();
-        let applicable = c
-            .stages
-            .iter()
-            .filter(|s| s.outcome != Outcome::NotApplicable)
-            .count();
+        let (passed, applicable) = c.stages_passed();
         let violations = hits(c);
         let mut reasons = vec![
             format!("score {} ≥ the minimum {}", num(c.score), num(spec.min_score)),

@@ -156,9 +156,13 @@ impl Matcher {
             }
             let chars = seg.text.chars().count().max(1) as f64;
             let span = (seg.end.0 - seg.start.0).max(0.0);
-            let at = |byte: usize| {
-                let c = seg.text[..byte].chars().count() as f64;
-                Seconds(seg.start.0 + span * c / chars)
+            // Word times are interpolated by character position; positions
+            // only grow, so count characters incrementally.
+            let mut seen = (0usize, 0usize);
+            let mut at = |byte: usize| {
+                seen.1 += seg.text[seen.0..byte].chars().count();
+                seen.0 = byte;
+                Seconds(seg.start.0 + span * seen.1 as f64 / chars)
             };
             for w in text::words(&seg.text) {
                 let mut key = self.lang.stem(&w.norm);

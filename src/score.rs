@@ -100,6 +100,21 @@ impl CallResult {
     pub fn stage(&self, id: &str) -> Option<&StageResult> {
         self.stages.iter().find(|s| s.id.0 == id)
     }
+
+    /// Stages passed, and stages that applied to this call.
+    pub fn stages_passed(&self) -> (usize, usize) {
+        let passed = self
+            .stages
+            .iter()
+            .filter(|s| s.outcome == Outcome::Passed)
+            .count();
+        let applicable = self
+            .stages
+            .iter()
+            .filter(|s| s.outcome != Outcome::NotApplicable)
+            .count();
+        (passed, applicable)
+    }
 }
 
 struct Scorer<'a> {

@@ -78,6 +78,20 @@ pub enum StageKind {
     },
 }
 
+impl StageKind {
+    /// Stands in for a stage whose error is already reported; the card
+    /// will not compile, so it is never scored.
+    fn invalid() -> StageKind {
+        StageKind::Say {
+            speaker: SpeakerSpec::Agent,
+            from_start: None,
+            before_end: None,
+            min_hits: 1,
+            say: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Stage {
     pub id: StageId,
@@ -548,13 +562,7 @@ fn compile_stage(cx: &mut Ctx, i: usize, s: &StageSpec, index: &HashMap<&str, us
                 format!("stage {:?} has no phrases", s.id),
                 Some("add `say: [...]`, or `when:` and `then:` for a reply stage"),
             );
-            StageKind::Say {
-                speaker: SpeakerSpec::Agent,
-                from_start: None,
-                before_end: None,
-                min_hits: 1,
-                say: vec![],
-            }
+            StageKind::invalid()
         }
         _ => {
             cx.err(
@@ -565,13 +573,7 @@ fn compile_stage(cx: &mut Ctx, i: usize, s: &StageSpec, index: &HashMap<&str, us
                 ),
                 Some("a stage is either `say: [...]` or a reply rule with both `when` and `then`"),
             );
-            StageKind::Say {
-                speaker: SpeakerSpec::Agent,
-                from_start: None,
-                before_end: None,
-                min_hits: 1,
-                say: vec![],
-            }
+            StageKind::invalid()
         }
     };
     Stage {

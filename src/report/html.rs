@@ -452,16 +452,7 @@ struct Row {
 fn row(e: &CallEntry) -> Row {
     let c = &e.result;
     let m = &c.metrics;
-    let passed = c
-        .stages
-        .iter()
-        .filter(|s| s.outcome == Outcome::Passed)
-        .count();
-    let applicable = c
-        .stages
-        .iter()
-        .filter(|s| s.outcome != Outcome::NotApplicable)
-        .count();
+    let (passed, applicable) = c.stages_passed();
     let mut errs: Vec<String> = Vec::new();
     errs.extend(
         c.stages

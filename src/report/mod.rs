@@ -424,16 +424,7 @@ pub fn csv(results: &Results) -> Vec<u8> {
     for e in &results.calls {
         let c = &e.result;
         let m = &c.metrics;
-        let passed = c
-            .stages
-            .iter()
-            .filter(|s| s.outcome == Outcome::Passed)
-            .count();
-        let applicable = c
-            .stages
-            .iter()
-            .filter(|s| s.outcome != Outcome::NotApplicable)
-            .count();
+        let (passed, applicable) = c.stages_passed();
         let mut row = vec![
             cell(&c.call),
             e.page.clone(),
