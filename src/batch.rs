@@ -152,6 +152,8 @@ impl Runner<'_> {
     /// Transcribes every input, `jobs` at a time, keeping input order.
     pub fn transcribe_all(&self, inputs: &[Input]) -> Vec<Result<Transcript, Failure>> {
         let bar = progress(inputs.len() as u64);
+        // (seconds of audio transcribed, inputs failed) for the bar's message.
+        let tally = std::sync::Mutex::new((0.0f64, 0usize));
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.jobs.max(1))
             .build();
@@ -167,10 +169,17 @@ impl Runner<'_> {
                         });
                     }
                     let r = self.transcribe(input);
-                    bar.inc(1);
-                    if let Err(f) = &r {
-                        bar.println(format!("error: {}", f.reason));
+                    if let Ok(mut t) = tally.lock() {
+                        match &r {
+                            Ok(tr) => t.0 += tr.duration().0,
+                            Err(f) => {
+                                t.1 += 1;
+                                bar.println(format!("error: {}", f.reason));
+                            }
+                        }
+                        bar.set_message(format!("{:.2} h of audio, {} failed", t.0 / 3600.0, t.1));
                     }
+                    bar.inc(1);
                     r
                 })
                 .collect()
@@ -187,9 +196,9 @@ impl Runner<'_> {
 /// A progress bar on a terminal; nothing when output goes to a file or CI log.
 pub fn progress(len: u64) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} {pos}/{len} calls [{wide_bar}] {elapsed} eta {eta}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} {pos}/{len} calls [{wide_bar}] {msg} · {elapsed} eta {eta}",
+    ) {
         bar.set_style(style);
     }
     bar

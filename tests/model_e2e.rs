@@ -217,3 +217,22 @@ fn a_missing_model_is_a_clear_usage_error() {
             "/nonexistent/ggml.bin: model file not found",
         ));
 }
+
+#[test]
+fn an_over_long_recording_is_refused_before_it_is_decoded() {
+    let _turn = serial();
+    let dir = tmp();
+    // The 5.4-minute sample stands in for a three-hour recording: the limit is
+    // checked against the header before any sample is held in memory.
+    callqa(dir.path())
+        .args(["transcribe", "--max-duration", "5", "--out"])
+        .arg(dir.path().join("t"))
+        .arg("samples/audio/out-74959876543-102-20241107-100000.wav")
+        .arg("samples/audio/in-79857776655-101-20241106-161205.wav")
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains(
+            "out-74959876543-102-20241107-100000.wav: recording is 0:05:24 long, over the 0:05:00 limit (raise it with --max-duration)",
+        ))
+        .stdout(predicates::str::contains("transcribed 1 of 2 input(s)"));
+}

@@ -825,3 +825,38 @@ fn audio_player_metadata_sidecar_and_golden_export() {
     assert_eq!(sum.audio_copied, 0);
     assert_eq!(sum.missing_audio.len(), sum.calls);
 }
+
+#[test]
+fn golden_export_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = score_fixture(tmp.path(), "report", &["--audio-dir", "samples/audio"]);
+    let training = tmp.path().join("training");
+    Command::cargo_bin("callqa")
+        .unwrap()
+        .args(["golden", "export", "--from"])
+        .arg(&report)
+        .arg("--out")
+        .arg(&training)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("exported 1 golden call(s)"));
+    let manifest = read_json(&training.join("manifest.json"));
+    assert_eq!(manifest["calls"].as_array().unwrap().len(), 1);
+    assert!(training.join("manifest.csv").is_file());
+    // A folder that is not an earlier export is never overwritten.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.txt"), "mine").unwrap();
+    Command::cargo_bin("callqa")
+        .unwrap()
+        .args(["golden", "export", "--from"])
+        .arg(&report)
+        .arg("--out")
+        .arg(&foreign)
+        .assert()
+        .code(2);
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("keep.txt")).unwrap(),
+        "mine"
+    );
+}
