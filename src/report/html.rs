@@ -1130,16 +1130,7 @@ fn call_context(res: &Results, i: usize, t: Option<&Transcript>, marks: &[Vec<Ma
         })
         .collect();
     let golden = res.golden.iter().find(|g| g.call == r.call);
-    let passed = r
-        .stages
-        .iter()
-        .filter(|s| s.outcome == Outcome::Passed)
-        .count();
-    let applicable = r
-        .stages
-        .iter()
-        .filter(|s| s.outcome != Outcome::NotApplicable)
-        .count();
+    let (passed, applicable) = r.stages_passed();
     let page_file = |k: usize| page_name(k).trim_start_matches("calls/").to_string();
 
     let mut ctx = Context::new();
