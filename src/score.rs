@@ -39,6 +39,17 @@ pub struct Evidence {
     /// For reply stages: `trigger` or `answer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Exactly where the quote stands: one byte range per segment it spans.
+    #[serde(default)]
+    pub parts: Vec<QuotePart>,
+}
+
+/// A piece of a quote: bytes `start..end` of segment `segment`'s text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotePart {
+    pub segment: usize,
+    pub start: usize,
+    pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,12 +167,18 @@ impl Scorer<'_> {
     fn evidence(&self, h: &Hit, role: Option<&str>) -> Evidence {
         let words = &self.doc.words[h.first..=h.last];
         let mut quote = String::new();
+        let mut parts = Vec::new();
         for run in words.chunk_by(|a, b| a.segment == b.segment) {
-            let text = &self.t.segments[run[0].segment].text;
+            let part = QuotePart {
+                segment: run[0].segment,
+                start: run[0].bytes.0,
+                end: run[run.len() - 1].bytes.1,
+            };
             if !quote.is_empty() {
                 quote.push(' ');
             }
-            quote.push_str(&text[run[0].bytes.0..run[run.len() - 1].bytes.1]);
+            quote.push_str(&self.t.segments[part.segment].text[part.start..part.end]);
+            parts.push(part);
         }
         Evidence {
             start: words[0].start,
@@ -171,6 +188,7 @@ impl Scorer<'_> {
             phrase: self.card.phrases[h.phrase].clone(),
             segment: words[0].segment,
             role: role.map(str::to_string),
+            parts,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The scoring engine on hand-written transcripts: no audio, no model.
 
 use callqa::card::{self, CompiledCard};
-use callqa::score::{score, CallResult, Outcome};
+use callqa::score::{score, CallResult, Outcome, QuotePart};
 use callqa::transcript::{Segment, SourceInfo, Transcript, TRANSCRIPT_SCHEMA};
 use callqa::types::{Seconds, Speaker};
 use std::path::Path;
@@ -71,6 +71,14 @@ fn a_complete_call_scores_full_marks_with_evidence() {
     assert_eq!(g.evidence[0].quote, "Здравствуйте");
     assert_eq!(g.evidence[0].speaker, A);
     assert_eq!(g.evidence[0].start, Seconds(1.0));
+    assert_eq!(
+        g.evidence[0].parts,
+        [QuotePart {
+            segment: 0,
+            start: 0,
+            end: "Здравствуйте".len()
+        }]
+    );
     let c = r.stage("closing").unwrap();
     assert_eq!(c.evidence[0].quote, "Отправлю вам коммерческое предложение");
     assert_eq!(

@@ -123,55 +123,20 @@ fn char_at(s: &str, byte: usize) -> usize {
     s[..byte].chars().count()
 }
 
-fn trim_word(s: &str) -> &str {
-    s.trim_matches(|c: char| !c.is_alphanumeric())
-}
-
-/// Where an evidence quote is in the transcript: (segment, start, end) in characters.
+/// Where an evidence quote is in the transcript: (segment, start, end) in
+/// characters, from the byte ranges the scorer recorded.
 fn locate(t: &Transcript, e: &Evidence) -> Vec<(usize, usize, usize)> {
-    let segs = &t.segments;
-    let Some(first) = segs.get(e.segment) else {
-        return Vec::new();
-    };
-    if e.quote.is_empty() {
-        return Vec::new();
-    }
-    let text = &first.text;
-    if let Some(b) = text.find(&e.quote) {
-        return vec![(
-            e.segment,
-            char_at(text, b),
-            char_at(text, b + e.quote.len()),
-        )];
-    }
-    // The quote runs over into the next segments: "end of this one" + " " + "next" …
-    let mut out = Vec::new();
-    let mut rest = e.quote.as_str();
-    let start = text.char_indices().map(|(i, _)| i).find(|&p| {
-        let part = text[p..].trim_end_matches(|c: char| !c.is_alphanumeric());
-        !part.is_empty() && rest.starts_with(part) && rest[part.len()..].starts_with(' ')
-    });
-    let Some(p) = start else { return Vec::new() };
-    let part = text[p..].trim_end_matches(|c: char| !c.is_alphanumeric());
-    out.push((e.segment, char_at(text, p), char_at(text, p + part.len())));
-    rest = &rest[part.len() + 1..];
-    for (k, s) in segs.iter().enumerate().skip(e.segment + 1) {
-        if trim_word(&s.text).is_empty() {
-            continue;
-        }
-        if let Some(b) = s.text.find(rest) {
-            out.push((k, char_at(&s.text, b), char_at(&s.text, b + rest.len())));
-            return out;
-        }
-        let whole = trim_word(&s.text);
-        if !rest.starts_with(whole) || !rest[whole.len()..].starts_with(' ') {
-            break;
-        }
-        let b = s.text.find(whole).unwrap_or(0);
-        out.push((k, char_at(&s.text, b), char_at(&s.text, b + whole.len())));
-        rest = &rest[whole.len() + 1..];
-    }
-    Vec::new()
+    e.parts
+        .iter()
+        .filter_map(|p| {
+            let text = &t.segments.get(p.segment)?.text;
+            let ok = p.start <= p.end
+                && p.end <= text.len()
+                && text.is_char_boundary(p.start)
+                && text.is_char_boundary(p.end);
+            ok.then(|| (p.segment, char_at(text, p.start), char_at(text, p.end)))
+        })
+        .collect()
 }
 
 /// Highlights per transcript segment for every piece of evidence of a call.
@@ -1265,6 +1230,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::score::QuotePart;
     use crate::transcript::Segment;
 
     fn tr(texts: &[&str]) -> Transcript {
@@ -1303,30 +1269,42 @@ mod tests {
             phrase: "p".into(),
             segment,
             role: None,
+            parts: vec![],
         }
     }
 
     #[test]
-    fn locates_quotes_in_one_and_several_segments() {
-        let t = tr(&[
-            "Добрый день, компания «Окна»!",
-            "Меня зовут Дарья.",
-            "Чем помочь?",
-        ]);
-        assert_eq!(
-            locate(&t, &evidence(0, "компания «Окна")),
-            vec![(0, 13, 27)]
-        );
-        assert_eq!(
-            locate(&t, &evidence(0, "Окна Меня зовут")),
-            vec![(0, 23, 27), (1, 0, 10)]
-        );
-        assert_eq!(
-            locate(&t, &evidence(0, "Окна Меня зовут Дарья Чем")),
-            vec![(0, 23, 27), (1, 0, 16), (2, 0, 3)]
-        );
-        assert!(locate(&t, &evidence(0, "нет такого")).is_empty());
-        assert!(locate(&t, &evidence(9, "Окна")).is_empty());
+    fn locates_quotes_from_the_scorers_byte_ranges() {
+        let t = tr(&["Добрый день, компания «Окна»! Окна", "Меня зовут Дарья."]);
+        // The second «Окна» of segment 0, then the start of segment 1.
+        let mut e = evidence(0, "Окна Меня");
+        e.parts = vec![
+            QuotePart {
+                segment: 0,
+                start: "Добрый день, компания «Окна»! ".len(),
+                end: t.segments[0].text.len(),
+            },
+            QuotePart {
+                segment: 1,
+                start: 0,
+                end: "Меня".len(),
+            },
+        ];
+        assert_eq!(locate(&t, &e), vec![(0, 30, 34), (1, 0, 4)]);
+        // Ranges that do not fit the transcript are ignored, not trusted.
+        e.parts = vec![
+            QuotePart {
+                segment: 9,
+                start: 0,
+                end: 4,
+            },
+            QuotePart {
+                segment: 0,
+                start: 1,
+                end: 2,
+            },
+        ];
+        assert!(locate(&t, &e).is_empty());
     }
 
     #[test]
