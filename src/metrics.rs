@@ -335,14 +335,14 @@ fn count_words(text: &str) -> usize {
     let mut in_word = false;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c.is_alphanumeric() {
+        if crate::text::is_word_char(c) {
             if !in_word {
                 n += 1;
             }
             in_word = true;
         } else if !(in_word
             && is_apostrophe(c)
-            && chars.peek().is_some_and(|n| n.is_alphanumeric()))
+            && chars.peek().is_some_and(|&n| crate::text::is_word_char(n)))
         {
             in_word = false;
         }
