@@ -221,10 +221,9 @@ pub fn transcribe_file(
             speaker: speakers[ch],
             span: *s,
         }));
+        // An empty channel gives a zero-length span, which packs into no window.
         let to_recognise = if opts.use_regions {
             audio::pad_regions(&spans, params.pad, total)
-        } else if pcm.is_empty() {
-            vec![]
         } else {
             vec![Span::new(0.0, total)]
         };
@@ -308,5 +307,6 @@ mod tests {
         let covered: f64 = ws.iter().flat_map(|w| &w.pieces).map(|p| p.len).sum();
         assert!((covered - 39.0).abs() < 1e-6);
         assert!(ws.iter().all(|w| w.len <= WINDOW + 1e-9));
+        assert!(pack(&[Span::new(0.0, 0.0)]).is_empty());
     }
 }

@@ -20,6 +20,8 @@ pub struct WhisperRecogniser {
     identity: ModelIdentity,
     threads: usize,
     decoding: Decoding,
+    /// `CALLQA_DEBUG` set: keep whisper.cpp's log and time each window.
+    debug: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +44,8 @@ impl WhisperRecogniser {
         }
         // Without a log backend this routes whisper.cpp's per-window chatter
         // nowhere; QA staff read one line per file.
-        if std::env::var_os("CALLQA_DEBUG").is_none() {
+        let debug = std::env::var_os("CALLQA_DEBUG").is_some();
+        if !debug {
             whisper_rs::install_logging_hooks();
         }
         let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
@@ -60,6 +63,7 @@ impl WhisperRecogniser {
             identity: ModelIdentity { name, sha256 },
             threads: threads.max(1),
             decoding,
+            debug,
         })
     }
 }
@@ -105,7 +109,7 @@ impl Recogniser for WhisperRecogniser {
         };
         let t0 = std::time::Instant::now();
         state.full(p, data).map_err(|e| e.to_string())?;
-        if std::env::var_os("CALLQA_DEBUG").is_some() {
+        if self.debug {
             eprintln!(
                 "debug: window {:.1} s recognised in {:.2} s",
                 data.len() as f64 / 16000.0,
