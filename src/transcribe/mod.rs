@@ -12,7 +12,9 @@ use crate::transcript::{
     RecognitionInfo, Region, Segment, SourceInfo, Transcript, TRANSCRIPT_SCHEMA,
 };
 use crate::types::{Seconds, Span, Speaker};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A piece of text a recogniser heard, timed relative to its window.
@@ -60,7 +62,7 @@ pub enum TranscribeError {
 
 /// Bumped whenever decoding, speech regions or packing change what a
 /// transcript holds, so cached transcripts of the old pipeline are not reused.
-pub const PIPELINE_VERSION: u32 = 2;
+pub const PIPELINE_VERSION: u32 = 3;
 
 /// Everything that decides what a transcript says, besides the audio.
 #[derive(Debug, Clone)]
@@ -95,8 +97,9 @@ impl Options {
     }
 }
 
-/// Recogniser windows: Whisper encodes 30 s at a time whatever it is given,
-/// so short regions are packed together instead of padded one by one.
+/// Recogniser windows: short regions are packed together so each one does
+/// not pay Whisper's fixed cost per window (the prompt, and the encoder's
+/// context fitted to the window's length).
 const WINDOW: f64 = 28.0;
 /// Silence laid between packed regions so words do not run together.
 const GAP: f64 = 0.3;
@@ -139,8 +142,14 @@ fn pack(regions: &[Span]) -> Vec<Window> {
         let mut orig = r.start.0;
         let end = r.end.0;
         while end - orig > 1e-3 {
-            let room = WINDOW - cur.len - if cur.pieces.is_empty() { 0.0 } else { GAP };
-            if room < 1.0 {
+            let at = if cur.pieces.is_empty() {
+                0.0
+            } else {
+                cur.len + GAP
+            };
+            // A region that does not fit starts the next window rather than
+            // being cut mid-word; only regions longer than a window are split.
+            if at + (end - orig) > WINDOW && !cur.pieces.is_empty() {
                 out.push(std::mem::replace(
                     &mut cur,
                     Window {
@@ -150,14 +159,13 @@ fn pack(regions: &[Span]) -> Vec<Window> {
                 ));
                 continue;
             }
-            let len = (end - orig).min(room);
-            let packed = if cur.pieces.is_empty() {
-                0.0
-            } else {
-                cur.len + GAP
-            };
-            cur.pieces.push(Piece { packed, orig, len });
-            cur.len = packed + len;
+            let len = (end - orig).min(WINDOW);
+            cur.pieces.push(Piece {
+                packed: at,
+                orig,
+                len,
+            });
+            cur.len = at + len;
             orig += len;
         }
     }
@@ -229,16 +237,21 @@ pub fn transcribe_file(
         };
         channel_jobs.push((speakers[ch], pcm, pack(&to_recognise)));
     }
-    let total_windows: usize = channel_jobs.iter().map(|j| j.2.len()).sum();
-    let mut done = 0usize;
-    let mut segments = Vec::new();
-    for (speaker, pcm, windows) in &channel_jobs {
-        for w in windows {
+    // Every window of every channel is independent: recognise them in
+    // parallel on the batch's pool, so one long call keeps all workers busy.
+    let jobs: Vec<(Speaker, &[f32], &Window)> = channel_jobs
+        .iter()
+        .flat_map(|(speaker, pcm, windows)| windows.iter().map(move |w| (*speaker, &pcm[..], w)))
+        .collect();
+    let done = AtomicUsize::new(0);
+    let recognised: Vec<Vec<Segment>> = jobs
+        .par_iter()
+        .map(|&(speaker, pcm, w)| {
             if started.elapsed() > opts.file_timeout {
                 return Err(TranscribeError::Timeout {
                     path: display.into(),
                     limit: opts.file_timeout,
-                    done: done as f64 * 100.0 / total_windows.max(1) as f64,
+                    done: done.load(Ordering::Relaxed) as f64 * 100.0 / jobs.len().max(1) as f64,
                 });
             }
             let raw = rec
@@ -247,19 +260,22 @@ pub fn transcribe_file(
                     path: display.into(),
                     detail,
                 })?;
-            for s in raw {
-                let start = w.to_call(s.start);
-                let end = w.to_call(s.end).max(start);
-                segments.push(Segment {
-                    start: Seconds(start),
-                    end: Seconds(end),
-                    speaker: *speaker,
-                    text: s.text.trim().to_string(),
-                });
-            }
-            done += 1;
-        }
-    }
+            done.fetch_add(1, Ordering::Relaxed);
+            Ok(raw
+                .into_iter()
+                .map(|s| {
+                    let start = w.to_call(s.start);
+                    Segment {
+                        start: Seconds(start),
+                        end: Seconds(w.to_call(s.end).max(start)),
+                        speaker,
+                        text: s.text.trim().to_string(),
+                    }
+                })
+                .collect())
+        })
+        .collect::<Result<_, _>>()?;
+    let segments: Vec<Segment> = recognised.into_iter().flatten().collect();
     let (segments, dropped) = guard::clean(segments);
     warnings.extend(dropped);
     let mut segments = segments;
@@ -297,15 +313,20 @@ mod tests {
         let regions = [
             Span::new(1.0, 3.0),
             Span::new(10.0, 12.0),
-            Span::new(40.0, 75.0),
+            Span::new(20.0, 45.0),
+            Span::new(50.0, 85.0),
         ];
         let ws = pack(&regions);
-        assert_eq!(ws.len(), 2, "{ws:?}");
-        assert_eq!(ws[0].pieces.len(), 3);
+        let shapes: Vec<Vec<f64>> = ws
+            .iter()
+            .map(|w| w.pieces.iter().map(|p| p.len).collect())
+            .collect();
+        // 25 s does not fit after the first two: it starts the next window
+        // whole; only the 35 s region, longer than a window, is split.
+        assert_eq!(shapes, [vec![2.0, 2.0], vec![25.0], vec![28.0], vec![7.0]]);
         assert!((ws[0].to_call(0.5) - 1.5).abs() < 1e-9);
         assert!((ws[0].to_call(2.3 + 0.5) - 10.5).abs() < 1e-9);
-        let covered: f64 = ws.iter().flat_map(|w| &w.pieces).map(|p| p.len).sum();
-        assert!((covered - 39.0).abs() < 1e-6);
+        assert!((ws[3].to_call(1.0) - 79.0).abs() < 1e-9);
         assert!(ws.iter().all(|w| w.len <= WINDOW + 1e-9));
         assert!(pack(&[Span::new(0.0, 0.0)]).is_empty());
     }

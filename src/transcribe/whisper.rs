@@ -2,6 +2,7 @@
 //! decoding state per worker, reused between windows.
 
 use super::{ModelIdentity, RawSegment, Recogniser};
+use crate::audio::TARGET_RATE;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use whisper_rs::{
@@ -68,6 +69,21 @@ impl WhisperRecogniser {
     }
 }
 
+/// Encoder positions per second of audio (Whisper: 1500 for 30 s).
+const FRAMES_PER_SECOND: usize = 50;
+/// Encoder positions kept beyond the audio, so the last word's tail and
+/// Whisper's closing timestamp still fall inside what is encoded.
+const FRAMES_MARGIN: i32 = 64;
+
+/// How much of Whisper's 30 s encoder context a window of `samples` needs.
+/// whisper.cpp otherwise encodes a full 30 s for every window, and the
+/// encoder's cost grows faster than linearly with its context: fitting it
+/// to the audio is the largest single speed-up (bench/RESULTS.md).
+fn encoder_frames(samples: usize, model_ctx: i32) -> i32 {
+    let frames = (samples * FRAMES_PER_SECOND).div_ceil(TARGET_RATE as usize);
+    (frames as i32 + FRAMES_MARGIN).min(model_ctx)
+}
+
 impl Recogniser for WhisperRecogniser {
     fn recognise(&self, pcm: &[f32], language: &str) -> Result<Vec<RawSegment>, String> {
         let pooled = self
@@ -100,19 +116,21 @@ impl Recogniser for WhisperRecogniser {
         p.set_print_timestamps(false);
         // whisper.cpp wants at least ~1 s; pad short windows with silence.
         let mut buf;
-        let data = if pcm.len() < 16_000 + 1600 {
+        let min_len = TARGET_RATE as usize * 11 / 10;
+        let data = if pcm.len() < min_len {
             buf = pcm.to_vec();
-            buf.resize(16_000 + 1600, 0.0);
+            buf.resize(min_len, 0.0);
             &buf[..]
         } else {
             pcm
         };
+        p.set_audio_ctx(encoder_frames(data.len(), self.ctx.n_audio_ctx()));
         let t0 = std::time::Instant::now();
         state.full(p, data).map_err(|e| e.to_string())?;
         if self.debug {
             eprintln!(
                 "debug: window {:.1} s recognised in {:.2} s",
-                data.len() as f64 / 16000.0,
+                data.len() as f64 / TARGET_RATE as f64,
                 t0.elapsed().as_secs_f64()
             );
             self.ctx.print_timings();
@@ -141,5 +159,18 @@ impl Recogniser for WhisperRecogniser {
             Decoding::Greedy => "greedy".into(),
             Decoding::Beam(n) => format!("beam{n}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoder_context_fits_the_window() {
+        let rate = TARGET_RATE as usize;
+        assert_eq!(encoder_frames(28 * rate, 1500), 1400 + FRAMES_MARGIN);
+        assert_eq!(encoder_frames(rate * 11 / 10, 1500), 55 + FRAMES_MARGIN);
+        assert_eq!(encoder_frames(30 * rate, 1500), 1500);
     }
 }
