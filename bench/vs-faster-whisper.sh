@@ -34,7 +34,7 @@ bash models/fetch-model.sh
 bash models/fetch-model.sh --ct2 "$ct2"
 if ! "$venv/bin/python" -c 'import faster_whisper' 2>/dev/null; then
     echo "installing faster-whisper into $venv" >&2
-    python3 -m venv "$venv"
+    python3 -m venv "$venv" || { echo "python3 -m venv failed: apt-get install python3-venv" >&2; exit 1; }
     "$venv/bin/pip" install --quiet faster-whisper==1.2.1
 fi
 
