@@ -6,7 +6,7 @@ use crate::card::phrase::PatWord;
 use crate::text::{self, Lang};
 use crate::transcript::Transcript;
 use crate::types::{Seconds, Speaker};
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use std::collections::{HashMap, HashSet};
 
 /// An expanded phrase variant to look for, owned by phrase `phrase` of the card.
@@ -38,18 +38,16 @@ struct Index {
 #[derive(Debug)]
 pub struct Matcher {
     patterns: Vec<Pattern>,
-    stemmed: Option<Index>,
-    exact: Option<Index>,
+    index: [Option<Index>; 2],
     lang: Lang,
     /// Stemmed pattern words that a one-letter recognition error may reach.
     fuzzy_vocab: Option<Vec<String>>,
 }
 
-/// A word of the call, as the matcher sees it.
+/// A word of the call, as the matcher sees it. Its normalised form and key
+/// live in the document's haystacks ([`Doc::norm`], [`Doc::key`]).
 #[derive(Debug, Clone)]
 pub struct DocWord {
-    pub norm: String,
-    pub key: String,
     pub segment: usize,
     pub speaker: Speaker,
     /// Words of one speaker's uninterrupted turn share a block; phrases never
@@ -61,11 +59,35 @@ pub struct DocWord {
     pub bytes: (usize, usize),
 }
 
+/// A call tokenised for matching: its words, and two haystacks of them
+/// separated by spaces: their keys (stems, [`KEYS`]) and their normalised
+/// forms ([`NORMS`]), with each word's byte range in both. One buffer per
+/// kind instead of two strings per word.
 #[derive(Debug)]
 pub struct Doc {
     pub words: Vec<DocWord>,
-    hay: [String; 2],
-    offsets: [Vec<usize>; 2],
+    text: [String; 2],
+    spans: [Vec<(u32, u32)>; 2],
+}
+
+const KEYS: usize = 0;
+const NORMS: usize = 1;
+
+impl Doc {
+    fn text(&self, kind: usize, word: usize) -> &str {
+        let (s, e) = self.spans[kind][word];
+        &self.text[kind][s as usize..e as usize]
+    }
+
+    /// Word `i` normalised (lower case, «ё» folded).
+    pub fn norm(&self, i: usize) -> &str {
+        self.text(NORMS, i)
+    }
+
+    /// Word `i` as compared with non-exact phrases (its stem).
+    pub fn key(&self, i: usize) -> &str {
+        self.text(KEYS, i)
+    }
 }
 
 /// A phrase found at words `first..=last`.
@@ -105,7 +127,7 @@ impl Matcher {
             let start = keys.iter().position(Option::is_some).unwrap_or(0);
             let run: Vec<&str> = keys[start..].iter().map_while(|k| k.as_deref()).collect();
             let anchor = format!(" {} ", run.join(" "));
-            anchors[spec.exact as usize]
+            anchors[if spec.exact { NORMS } else { KEYS }]
                 .entry(anchor)
                 .or_default()
                 .push((patterns.len(), start));
@@ -120,12 +142,16 @@ impl Matcher {
                 first_norm,
             });
         }
-        let [stemmed, exact] = anchors.map(|m| {
+        let index = anchors.map(|m| {
             if m.is_empty() {
                 return None;
             }
             let (strings, owners): (Vec<String>, Vec<_>) = m.into_iter().unzip();
-            let ac = AhoCorasick::new(&strings).expect("anchors are plain strings");
+            // A DFA: built once per card, and the fastest at overlapping search.
+            let ac = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&strings)
+                .expect("anchors are plain strings");
             Some(Index { ac, owners })
         });
         let mut fuzzy_vocab: Option<Vec<String>> = fuzzy.then(|| vocab.into_iter().collect());
@@ -134,8 +160,7 @@ impl Matcher {
         }
         Matcher {
             patterns,
-            stemmed,
-            exact,
+            index,
             lang,
             fuzzy_vocab,
         }
@@ -146,64 +171,64 @@ impl Matcher {
     }
 
     /// Tokenises a transcript once; every rule of a card then reads this.
+    /// After the first calls every stem comes from the cache, so a word
+    /// costs no allocation.
     pub fn doc(&self, t: &Transcript) -> Doc {
-        let mut words = Vec::new();
+        let mut words: Vec<DocWord> = Vec::new();
+        let mut store = [String::new(), String::new()];
+        let mut spans = [Vec::new(), Vec::new()];
+        let mut norm_buf = String::new();
         let mut block = 0usize;
         let mut fuzzy_cache: HashMap<String, String> = HashMap::new();
-        for (si, seg) in t.segments.iter().enumerate() {
-            if si > 0 && t.segments[si - 1].speaker != seg.speaker {
-                block += 1;
-            }
-            let chars = seg.text.chars().count().max(1) as f64;
-            let span = (seg.end.0 - seg.start.0).max(0.0);
-            // Word times are interpolated by character position; positions
-            // only grow, so count characters incrementally.
-            let mut seen = (0usize, 0usize);
-            let mut at = |byte: usize| {
-                seen.1 += seg.text[seen.0..byte].chars().count();
-                seen.0 = byte;
-                Seconds(seg.start.0 + span * seen.1 as f64 / chars)
-            };
-            for w in text::words(&seg.text) {
-                let mut key = self.lang.stem(&w.norm);
-                if let Some(vocab) = &self.fuzzy_vocab {
-                    key = fuzzy_cache
-                        .entry(key.clone())
-                        .or_insert_with(|| nearest(&key, vocab).unwrap_or(key.clone()))
-                        .clone();
+        self.lang.with_stems(|stems| {
+            for (si, seg) in t.segments.iter().enumerate() {
+                if si > 0 && t.segments[si - 1].speaker != seg.speaker {
+                    block += 1;
                 }
-                words.push(DocWord {
-                    start: at(w.start),
-                    end: at(w.end),
-                    key,
-                    norm: w.norm,
-                    segment: si,
-                    speaker: seg.speaker,
-                    block,
-                    bytes: (w.start, w.end),
+                // Word times are interpolated by character position.
+                let chars = seg.text.chars().count().max(1) as f64;
+                let span = (seg.end.0 - seg.start.0).max(0.0);
+                let at =
+                    |char_index: usize| Seconds(seg.start.0 + span * char_index as f64 / chars);
+                text::for_each_word(&seg.text, &mut norm_buf, |w, norm| {
+                    // Phrases never span two turns: a separator no anchor contains.
+                    if words.last().is_some_and(|w| w.block != block) {
+                        store.iter_mut().for_each(|h| h.push_str(BLOCK_BREAK));
+                    }
+                    for kind in [KEYS, NORMS] {
+                        let h = &mut store[kind];
+                        h.push(' ');
+                        let from = h.len();
+                        match (kind, &self.fuzzy_vocab) {
+                            (NORMS, _) => h.push_str(norm),
+                            (_, None) => stems.stem_into(norm, h),
+                            (_, Some(vocab)) => {
+                                let mut key = String::new();
+                                stems.stem_into(norm, &mut key);
+                                let near = fuzzy_cache
+                                    .entry(key)
+                                    .or_insert_with_key(|k| nearest(k, vocab).unwrap_or(k.clone()));
+                                h.push_str(near);
+                            }
+                        }
+                        spans[kind].push((from as u32, h.len() as u32));
+                    }
+                    words.push(DocWord {
+                        start: at(w.start_char),
+                        end: at(w.end_char),
+                        segment: si,
+                        speaker: seg.speaker,
+                        block,
+                        bytes: (w.start, w.end),
+                    });
                 });
             }
-        }
-        let build = |exact: bool| {
-            let mut hay = String::new();
-            let mut offsets = Vec::with_capacity(words.len());
-            for (i, w) in words.iter().enumerate() {
-                if i > 0 && words[i - 1].block != w.block {
-                    hay.push_str(BLOCK_BREAK);
-                }
-                offsets.push(hay.len());
-                hay.push(' ');
-                hay.push_str(if exact { &w.norm } else { &w.key });
-            }
-            hay.push(' ');
-            (hay, offsets)
-        };
-        let (h0, o0) = build(false);
-        let (h1, o1) = build(true);
+        });
+        store.iter_mut().for_each(|h| h.push(' '));
         Doc {
             words,
-            hay: [h0, h1],
-            offsets: [o0, o1],
+            text: store,
+            spans,
         }
     }
 
@@ -211,14 +236,16 @@ impl Matcher {
     /// one phrase count once (the earliest, longest).
     pub fn find(&self, doc: &Doc) -> Vec<Hit> {
         let mut best: HashMap<(usize, usize), usize> = HashMap::new();
-        for (kind, index) in [&self.stemmed, &self.exact].into_iter().enumerate() {
+        for (kind, index) in self.index.iter().enumerate() {
             let Some(index) = index else { continue };
-            for m in index.ac.find_overlapping_iter(&doc.hay[kind]) {
-                let Ok(anchor_word) = doc.offsets[kind].binary_search(&m.start()) else {
+            for m in index.ac.find_overlapping_iter(&doc.text[kind]) {
+                // An anchor starts with the space before its first word.
+                let word_start = (m.start() + 1) as u32;
+                let Ok(i) = doc.spans[kind].binary_search_by_key(&word_start, |s| s.0) else {
                     continue;
                 };
                 for &(pi, before) in &index.owners[m.pattern().as_usize()] {
-                    let Some(first) = anchor_word.checked_sub(before) else {
+                    let Some(first) = i.checked_sub(before) else {
                         continue;
                     };
                     if let Some(last) = self.verify(&self.patterns[pi], doc, first) {
@@ -256,12 +283,16 @@ impl Matcher {
         let n = p.keys.len();
         let words = doc.words.get(first..first + n)?;
         let block = words[0].block;
-        for (w, key) in words.iter().zip(&p.keys) {
+        for (i, (w, key)) in words.iter().zip(&p.keys).enumerate() {
             if w.block != block {
                 return None;
             }
             if let Some(k) = key {
-                let have = if p.exact { &w.norm } else { &w.key };
+                let have = if p.exact {
+                    doc.norm(first + i)
+                } else {
+                    doc.key(first + i)
+                };
                 if have != k {
                     return None;
                 }
@@ -274,7 +305,8 @@ impl Matcher {
                 .first_norm
                 .as_deref()
                 .is_some_and(|n| self.lang.is_negation(n));
-            if prev.block == block && self.lang.is_negation(&prev.norm) && !phrase_negates {
+            if prev.block == block && self.lang.is_negation(doc.norm(first - 1)) && !phrase_negates
+            {
                 return None;
             }
         }
