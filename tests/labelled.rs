@@ -59,7 +59,32 @@ fn ratio(a: u32, b: u32) -> f64 {
 struct Evaluation {
     per: BTreeMap<(String, String), Count>,
     all: Count,
+    /// Overall counts for the tuning half and the held-out half (see [`half`]).
+    tuning: Count,
+    held_out: Count,
     disagreements: Vec<String>,
+}
+
+/// Deterministic tuning / held-out split of the labelled calls: the call
+/// number after `--` in `<card>--<nn>.json`, odd = tuning, even = held-out.
+/// Each card has calls 01..08, so each card has four calls in each half.
+/// Phrase lists may be tuned by reading the tuning calls only; the held-out
+/// half measures whether the tuning generalises.
+fn is_tuning(call: &str) -> bool {
+    let n: u32 = call
+        .rsplit_once("--")
+        .and_then(|(_, rest)| rest.strip_suffix(".json"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{call}: expected <card>--<nn>.json"));
+    n % 2 == 1
+}
+
+fn half(call: &str) -> &'static str {
+    if is_tuning(call) {
+        "tuning"
+    } else {
+        "held-out"
+    }
 }
 
 /// Scores every labelled call with its card (`fuzzy` switched as asked) and
@@ -68,6 +93,8 @@ fn evaluate(labels: &[Label], fuzzy: bool) -> Evaluation {
     let mut ev = Evaluation {
         per: BTreeMap::new(),
         all: Count::default(),
+        tuning: Count::default(),
+        held_out: Count::default(),
         disagreements: Vec::new(),
     };
     let mut cards = BTreeMap::new();
@@ -92,6 +119,7 @@ fn evaluate(labels: &[Label], fuzzy: bool) -> Evaluation {
         )
         .unwrap();
         let r = score(&t, c);
+        let tuning = is_tuning(&l.call);
         for (stage, truth) in &l.stages {
             let got = r
                 .stage(stage)
@@ -105,9 +133,17 @@ fn evaluate(labels: &[Label], fuzzy: bool) -> Evaluation {
                 .or_default()
                 .add(truth_pass, found);
             ev.all.add(truth_pass, found);
+            if tuning {
+                ev.tuning.add(truth_pass, found);
+            } else {
+                ev.held_out.add(truth_pass, found);
+            }
             if truth_pass != found {
-                ev.disagreements
-                    .push(format!("{} {stage}: labelled {truth}, got {got:?}", l.call));
+                ev.disagreements.push(format!(
+                    "[{}] {} {stage}: labelled {truth}, got {got:?}",
+                    half(&l.call),
+                    l.call
+                ));
             }
         }
         for (v, truth) in &l.violations {
@@ -117,9 +153,15 @@ fn evaluate(labels: &[Label], fuzzy: bool) -> Evaluation {
                 .or_default()
                 .add(*truth, found);
             ev.all.add(*truth, found);
+            if tuning {
+                ev.tuning.add(*truth, found);
+            } else {
+                ev.held_out.add(*truth, found);
+            }
             if *truth != found {
                 ev.disagreements.push(format!(
-                    "{} violation {v}: labelled {truth}, found {found}",
+                    "[{}] {} violation {v}: labelled {truth}, found {found}",
+                    half(&l.call),
                     l.call
                 ));
             }
@@ -145,6 +187,22 @@ fn example_cards_precision_and_recall() {
         serde_yaml::from_str(&std::fs::read_to_string("tests/labelled/labels.yaml").unwrap())
             .unwrap();
     assert!(labels.len() >= 30);
+    // Every card must have calls in both halves of the split.
+    let mut halves: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    for l in &labels {
+        let e = halves.entry(l.card.as_str()).or_default();
+        if is_tuning(&l.call) {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    for (card, (tuning, held_out)) in &halves {
+        assert!(
+            *tuning > 0 && *held_out > 0,
+            "{card}: {tuning} tuning and {held_out} held-out calls; both halves need calls"
+        );
+    }
     let exact = evaluate(&labels, false);
     let fuzzy = evaluate(&labels, true);
     println!(
@@ -162,14 +220,24 @@ fn example_cards_precision_and_recall() {
             n.recall()
         );
     }
+    println!(
+        "{}",
+        summary("tuning (odd calls) with fuzzy: false", &exact.tuning)
+    );
+    println!(
+        "{}",
+        summary("held-out (even calls) with fuzzy: false", &exact.held_out)
+    );
     println!("{}", summary("overall with fuzzy: false", &exact.all));
     println!("{}", summary("overall with fuzzy: true", &fuzzy.all));
     for d in &exact.disagreements {
         println!("  {d}");
     }
-    // Regression guards at the levels measured when the cards were written
-    // (exact 0.97 / 0.59, fuzzy 0.97 / 0.61): a card or matcher change that
-    // loses ground fails here. The example cards keep fuzzy matching off: its
+    // Regression guards. Measured when the cards were written: exact 0.97 /
+    // 0.59, fuzzy 0.97 / 0.61. After tuning the phrase lists on the tuning
+    // half only (v2 cards): exact 1.00 / 0.77 overall (tuning 1.00 / 0.96,
+    // held-out 1.00 / 0.57). A card or matcher change that loses ground fails
+    // here. The example cards keep fuzzy matching off: its
     // gain here is small, and on the sample calls it turned «вы ошиблись
     // (номером)» into a banned «вы ошибаетесь».
     assert!(
@@ -178,7 +246,7 @@ fn example_cards_precision_and_recall() {
         exact.all.precision()
     );
     assert!(
-        exact.all.recall() >= 0.57,
+        exact.all.recall() >= 0.75,
         "recall fell to {:.2}",
         exact.all.recall()
     );

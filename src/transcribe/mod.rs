@@ -238,7 +238,9 @@ pub fn transcribe_file(
         channel_jobs.push((speakers[ch], pcm, pack(&to_recognise)));
     }
     // Every window of every channel is independent: recognise them in
-    // parallel on the batch's pool, so one long call keeps all workers busy.
+    // parallel, so one long call keeps all workers busy. This runs on the
+    // caller's rayon pool, which `batch::Runner` sizes to `--jobs`, so no
+    // more recognisers run at once than the cores were split for.
     let jobs: Vec<(Speaker, &[f32], &Window)> = channel_jobs
         .iter()
         .flat_map(|(speaker, pcm, windows)| windows.iter().map(move |w| (*speaker, &pcm[..], w)))
