@@ -65,6 +65,24 @@ struct Evaluation {
     disagreements: Vec<String>,
 }
 
+impl Evaluation {
+    /// One judgement of `rule` on a call of `card`: counted for the rule,
+    /// overall, and in the call's half of the split.
+    fn count(&mut self, card: &str, rule: String, tuning: bool, truth: bool, found: bool) {
+        self.per
+            .entry((card.to_string(), rule))
+            .or_default()
+            .add(truth, found);
+        self.all.add(truth, found);
+        let half = if tuning {
+            &mut self.tuning
+        } else {
+            &mut self.held_out
+        };
+        half.add(truth, found);
+    }
+}
+
 /// Deterministic tuning / held-out split of the labelled calls: the call
 /// number after `--` in `<card>--<nn>.json`, odd = tuning, even = held-out.
 /// Each card has calls 01..08, so each card has four calls in each half.
@@ -128,16 +146,7 @@ fn evaluate(labels: &[Label], fuzzy: bool) -> Evaluation {
             // Not applicable is judged as "not passed" on both sides.
             let truth_pass = truth == "pass";
             let found = got == Outcome::Passed;
-            ev.per
-                .entry((l.card.clone(), stage.clone()))
-                .or_default()
-                .add(truth_pass, found);
-            ev.all.add(truth_pass, found);
-            if tuning {
-                ev.tuning.add(truth_pass, found);
-            } else {
-                ev.held_out.add(truth_pass, found);
-            }
+            ev.count(&l.card, stage.clone(), tuning, truth_pass, found);
             if truth_pass != found {
                 ev.disagreements.push(format!(
                     "[{}] {} {stage}: labelled {truth}, got {got:?}",
@@ -148,16 +157,7 @@ fn evaluate(labels: &[Label], fuzzy: bool) -> Evaluation {
         }
         for (v, truth) in &l.violations {
             let found = r.violations.iter().any(|x| &x.id.0 == v);
-            ev.per
-                .entry((l.card.clone(), format!("violation:{v}")))
-                .or_default()
-                .add(*truth, found);
-            ev.all.add(*truth, found);
-            if tuning {
-                ev.tuning.add(*truth, found);
-            } else {
-                ev.held_out.add(*truth, found);
-            }
+            ev.count(&l.card, format!("violation:{v}"), tuning, *truth, found);
             if *truth != found {
                 ev.disagreements.push(format!(
                     "[{}] {} violation {v}: labelled {truth}, found {found}",
