@@ -62,7 +62,7 @@ pub enum TranscribeError {
 
 /// Bumped whenever decoding, speech regions or packing change what a
 /// transcript holds, so cached transcripts of the old pipeline are not reused.
-pub const PIPELINE_VERSION: u32 = 3;
+pub const PIPELINE_VERSION: u32 = 4;
 
 /// Everything that decides what a transcript says, besides the audio.
 #[derive(Debug, Clone)]

@@ -73,15 +73,25 @@ impl WhisperRecogniser {
 const FRAMES_PER_SECOND: usize = 50;
 /// Encoder positions kept beyond the audio, so the last word's tail and
 /// Whisper's closing timestamp still fall inside what is encoded.
-const FRAMES_MARGIN: i32 = 64;
+const FRAMES_MARGIN: usize = 64;
+/// Widths ggml's llamafile kernels take (`k % 16 == 0` with AVX-512).
+const FRAMES_ALIGN: usize = 16;
 
 /// How much of Whisper's 30 s encoder context a window of `samples` needs.
 /// whisper.cpp otherwise encodes a full 30 s for every window, and the
 /// encoder's cost grows faster than linearly with its context: fitting it
 /// to the audio is the largest single speed-up (bench/RESULTS.md).
+/// The context is rounded up to a multiple of [`FRAMES_ALIGN`]: attention
+/// multiplies by a matrix as wide as the context, and ggml's blocked kernels
+/// refuse a width that is not a multiple of 16, falling back to one dot
+/// product at a time (Whisper's own 1500 is such a width).
 fn encoder_frames(samples: usize, model_ctx: i32) -> i32 {
     let frames = (samples * FRAMES_PER_SECOND).div_ceil(TARGET_RATE as usize);
-    (frames as i32 + FRAMES_MARGIN).min(model_ctx)
+    let aligned = (frames + FRAMES_MARGIN).next_multiple_of(FRAMES_ALIGN);
+    let aligned = i32::try_from(aligned).unwrap_or(i32::MAX);
+    // A window too long to align keeps the model's whole context: slower,
+    // but no audio is left out.
+    aligned.min(model_ctx)
 }
 
 impl Recogniser for WhisperRecogniser {
@@ -169,8 +179,14 @@ mod tests {
     #[test]
     fn encoder_context_fits_the_window() {
         let rate = TARGET_RATE as usize;
-        assert_eq!(encoder_frames(28 * rate, 1500), 1400 + FRAMES_MARGIN);
-        assert_eq!(encoder_frames(rate * 11 / 10, 1500), 55 + FRAMES_MARGIN);
+        // 1400 + 64 = 1464 = 91.5 × 16 → 1472.
+        assert_eq!(encoder_frames(28 * rate, 1500), 1472);
+        // 55 + 64 = 119 → 128.
+        assert_eq!(encoder_frames(rate * 11 / 10, 1500), 128);
+        // Too long to align: the model's whole context, no audio left out.
         assert_eq!(encoder_frames(30 * rate, 1500), 1500);
+        for seconds in 1..=28 {
+            assert_eq!(encoder_frames(seconds * rate, 1500) % 16, 0);
+        }
     }
 }
