@@ -55,15 +55,23 @@ fn main() {
     for t in &calls {
         black_box(score(t, &card));
     }
+    // SCORE_BENCH_CALLS=N scores exactly N calls: for counting instructions
+    // (`valgrind --tool=callgrind`), which unlike time does not drift.
+    let fixed: Option<usize> = std::env::var("SCORE_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let start = Instant::now();
     let mut n = 0usize;
-    while start.elapsed().as_secs_f64() < 2.0 {
+    while fixed.map_or(start.elapsed().as_secs_f64() < 2.0, |f| n < f) {
         for t in &calls {
             black_box(score(black_box(t), &card));
             n += 1;
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    if fixed.is_some() {
+        return;
+    }
     // Where the time goes: tokenising + stemming, and conversation metrics.
     let part = |f: &dyn Fn(&Transcript)| {
         let t0 = Instant::now();

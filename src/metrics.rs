@@ -99,6 +99,17 @@ pub struct Metrics {
 type Iv = (f64, f64);
 
 pub fn compute(t: &Transcript) -> Metrics {
+    let words: Vec<usize> = t
+        .segments
+        .iter()
+        .map(|s| crate::text::count_words(&s.text))
+        .collect();
+    compute_counted(t, &words)
+}
+
+/// [`compute`] with each segment's word count already known (`words[i]` for
+/// segment `i`), as scoring knows it from matching.
+pub fn compute_counted(t: &Transcript, words: &[usize]) -> Metrics {
     // Segments are a fallback timeline only: Whisper spans include pauses,
     // detector regions do not.
     let raw: Vec<(Speaker, Iv)> = if t.regions.is_empty() {
@@ -135,13 +146,14 @@ pub fn compute(t: &Transcript) -> Metrics {
     let segments: Vec<(Speaker, Iv, f64)> = t
         .segments
         .iter()
-        .filter_map(|s| {
+        .zip(words)
+        .filter_map(|(s, &words)| {
             let iv = clean((s.start.0, s.end.0)).or_else(|| {
                 // A zero-length segment still carries words at its start.
                 let p = s.start.0;
                 (p.is_finite() && s.end.0 == p).then_some((p.max(0.0), p.max(0.0)))
             })?;
-            Some((s.speaker, iv, count_words(&s.text) as f64))
+            Some((s.speaker, iv, words as f64))
         })
         .collect();
 
@@ -324,30 +336,6 @@ fn ratio(part: f64, whole: f64) -> f64 {
 /// recognition failure does not read as a slow speaker.
 fn rate(words: f64, seconds: f64) -> Option<f64> {
     (words > 0.0 && seconds > 0.0).then(|| words * 60.0 / seconds)
-}
-
-/// Counts words the way `crate::text::words` splits them (alphanumeric runs in
-/// any script, an apostrophe inside a word keeps it whole, hyphens split), so a
-/// "word" means the same thing in rates and in phrase matching.
-fn count_words(text: &str) -> usize {
-    let is_apostrophe = |c: char| matches!(c, '\'' | '’' | 'ʼ');
-    let mut n = 0;
-    let mut in_word = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if crate::text::is_word_char(c) {
-            if !in_word {
-                n += 1;
-            }
-            in_word = true;
-        } else if !(in_word
-            && is_apostrophe(c)
-            && chars.peek().is_some_and(|&n| crate::text::is_word_char(n)))
-        {
-            in_word = false;
-        }
-    }
-    n
 }
 
 fn overtalks(agent: &[Iv], customer: &[Iv]) -> Vec<Overtalk> {
@@ -1165,19 +1153,6 @@ mod tests {
     }
 
     // --- speech rate ---------------------------------------------------------
-
-    #[test]
-    fn counts_words_in_any_script() {
-        assert_eq!(count_words("Здравствуйте, меня зовут Анна!"), 4);
-        assert_eq!(count_words("Hello, my name is Anna."), 5);
-        assert_eq!(count_words("don't stop"), 2);
-        assert_eq!(count_words("как-то так"), 3);
-        assert_eq!(count_words("— … 15 минут"), 2);
-        assert_eq!(count_words("Hello,world"), 2);
-        assert_eq!(count_words("  ... ?! "), 0);
-        assert_eq!(count_words(""), 0);
-        assert_eq!(count_words("ёлка Ёж café"), 3);
-    }
 
     #[test]
     fn agent_speech_rate_uses_agent_words_and_talk_time() {

@@ -450,7 +450,7 @@ pub fn score(t: &Transcript, card: &CompiledCard) -> CallResult {
         });
     }
 
-    let metrics = metrics::compute(t);
+    let metrics = metrics::compute_counted(t, &sc.doc.words_per_segment(t.segments.len()));
     let metric_findings = metrics::check(&metrics, &card.metrics);
     for f in &metric_findings {
         failed |= f.critical;
