@@ -323,3 +323,24 @@ fn results_are_versioned_json() {
     assert_eq!(v["stages"][0]["outcome"], "passed");
     assert!(v["metrics"]["agent_talk_share"].is_number());
 }
+
+#[test]
+fn one_mention_counts_once_toward_min_hits() {
+    // The inbound card's introduction needs two things said (name and
+    // company); «меня зовут *» and its list of names both match «меня зовут
+    // Анна», which is still one mention.
+    let card = card::load(Path::new("checklists/inbound-sales-ru.yaml")).unwrap();
+    let intro = |text: &str| {
+        let t = call(60.0, &[(1.0, A, text), (10.0, C, "Добрый день.")]);
+        outcome(&score(&t, &card), "introduction")
+    };
+    assert_eq!(intro("Здравствуйте, меня зовут Анна."), Outcome::Failed);
+    assert_eq!(
+        intro("Здравствуйте, меня зовут Анна, компания Ромашка."),
+        Outcome::Passed
+    );
+    assert_eq!(
+        intro("Компания Ромашка, Анна, здравствуйте."),
+        Outcome::Passed
+    );
+}
