@@ -97,7 +97,9 @@ struct WordInfo {
 /// Words already looked up on this thread, for one matcher at a time, keyed
 /// by the word as written: a word of a call costs one hash lookup, with no
 /// folding, stemming or vocabulary lookups (case variants are separate
-/// entries). Bounded like the stem cache.
+/// entries). A call centre's vocabulary is small, so after a few calls
+/// nearly every word is a hit; [`WORD_CACHE_MAX`] bounds memory on
+/// pathological input.
 #[derive(Default)]
 struct WordCache {
     matcher: u64,
@@ -278,42 +280,40 @@ impl Matcher {
                 cache.words.clear();
                 cache.matcher = self.id;
             }
-            self.lang.with_stems(|stems| {
-                for (si, seg) in t.segments.iter().enumerate() {
-                    if si > 0 && t.segments[si - 1].speaker != seg.speaker {
-                        block += 1;
-                    }
-                    // Word times are interpolated by character position.
-                    let chars = seg.text.chars().count().max(1) as f64;
-                    let span = (seg.end.0 - seg.start.0).max(0.0);
-                    let at =
-                        |char_index: usize| Seconds(seg.start.0 + span * char_index as f64 / chars);
-                    text::for_each_word_at(&seg.text, |w| {
-                        let written = &seg.text[w.start..w.end];
-                        let info = match cache.words.get(written) {
-                            Some(info) => *info,
-                            None => {
-                                if cache.words.len() >= WORD_CACHE_MAX {
-                                    cache.words.clear();
-                                }
-                                text::fold_word(written, &mut norm_buf);
-                                let info = self.word_info(&norm_buf, stems);
-                                cache.words.insert(written.into(), info);
-                                info
-                            }
-                        };
-                        words.push(DocWord {
-                            start: at(w.start_char),
-                            end: at(w.end_char),
-                            segment: si,
-                            speaker: seg.speaker,
-                            block,
-                            bytes: (w.start, w.end),
-                            info,
-                        });
-                    });
+            for (si, seg) in t.segments.iter().enumerate() {
+                if si > 0 && t.segments[si - 1].speaker != seg.speaker {
+                    block += 1;
                 }
-            });
+                // Word times are interpolated by character position.
+                let chars = seg.text.chars().count().max(1) as f64;
+                let span = (seg.end.0 - seg.start.0).max(0.0);
+                let at =
+                    |char_index: usize| Seconds(seg.start.0 + span * char_index as f64 / chars);
+                text::for_each_word_at(&seg.text, |w| {
+                    let written = &seg.text[w.start..w.end];
+                    let info = match cache.words.get(written) {
+                        Some(info) => *info,
+                        None => {
+                            if cache.words.len() >= WORD_CACHE_MAX {
+                                cache.words.clear();
+                            }
+                            text::fold_word(written, &mut norm_buf);
+                            let info = self.word_info(&norm_buf);
+                            cache.words.insert(written.into(), info);
+                            info
+                        }
+                    };
+                    words.push(DocWord {
+                        start: at(w.start_char),
+                        end: at(w.end_char),
+                        segment: si,
+                        speaker: seg.speaker,
+                        block,
+                        bytes: (w.start, w.end),
+                        info,
+                    });
+                });
+            }
         });
         let haystack = std::array::from_fn(|kind| {
             let Some(index) = &self.index[kind] else {
@@ -330,11 +330,10 @@ impl Matcher {
 
     /// Looks a new word up: its stem's symbol (or, with `fuzzy`, that of the
     /// one pattern word within one edit of it) and its exact symbol.
-    fn word_info(&self, norm: &str, stems: &mut text::Stems<'_>) -> WordInfo {
+    fn word_info(&self, norm: &str) -> WordInfo {
         let mut syms = [OTHER; 2];
         if let Some(index) = &self.index[KEYS] {
-            let mut stem = String::new();
-            stems.stem_into(norm, &mut stem);
+            let stem = self.lang.stem(norm);
             syms[KEYS] = index.sym(&stem);
             if let (OTHER, Some(vocab)) = (syms[KEYS], &self.fuzzy_vocab) {
                 syms[KEYS] = nearest(&stem, vocab).map_or(OTHER, |near| index.sym(&near));

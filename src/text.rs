@@ -5,15 +5,8 @@
 //! and the words in a call can only differ where the speaker really differed.
 
 use rust_stemmers::{Algorithm, Stemmer};
-use rustc_hash::FxHashMap;
-use std::cell::RefCell;
 
-/// Stems already computed on this thread, per language. A call centre's
-/// vocabulary is small, so after a few calls nearly every word is a lookup;
-/// the cap bounds memory on pathological input.
-const STEM_CACHE_MAX: usize = 200_000;
-
-/// Languages with a stemmer, each with its own slot in the stem cache.
+/// Languages with a stemmer, and the words that negate a phrase after them.
 const STEMMED: [(&str, Algorithm, &[&str]); 7] = [
     ("ru", Algorithm::Russian, &["не", "ни"]),
     (
@@ -29,14 +22,6 @@ const STEMMED: [(&str, Algorithm, &[&str]); 7] = [
     ("it", Algorithm::Italian, &["non"]),
     ("pt", Algorithm::Portuguese, &["não"]),
 ];
-
-/// Normalised word → its stem.
-type StemCache = FxHashMap<Box<str>, Box<str>>;
-
-thread_local! {
-    static STEMS: RefCell<[StemCache; STEMMED.len()]> =
-        RefCell::new(Default::default());
-}
 
 /// One word of normalised text, with where it stood in the original string.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,37 +230,10 @@ pub fn normalise(text: &str) -> String {
         .join(" ")
 }
 
-/// A language's stemmer with this thread's cache of its stems, borrowed.
-pub struct Stems<'a> {
-    stemmer: Option<(&'a Stemmer, &'a mut StemCache)>,
-}
-
-impl Stems<'_> {
-    /// Appends the stem of `norm` to `out`; no allocation once the word is
-    /// in the cache.
-    pub fn stem_into(&mut self, norm: &str, out: &mut String) {
-        let Some((stemmer, cache)) = &mut self.stemmer else {
-            out.push_str(norm);
-            return;
-        };
-        if let Some(s) = cache.get(norm) {
-            out.push_str(s);
-            return;
-        }
-        if cache.len() >= STEM_CACHE_MAX {
-            cache.clear();
-        }
-        let s = stemmer.stem(norm);
-        out.push_str(&s);
-        cache.insert(norm.into(), s.into());
-    }
-}
-
 /// A per-language word reducer: a Snowball stemmer where one exists for the
 /// language, otherwise identity (exact matching).
 pub struct Lang {
-    /// The stemmer and this language's slot in the stem cache.
-    stemmer: Option<(Stemmer, usize)>,
+    stemmer: Option<Stemmer>,
     negations: &'static [&'static str],
     code: String,
 }
@@ -293,7 +251,7 @@ impl Lang {
     pub fn new(code: &str) -> Lang {
         let found = STEMMED.iter().position(|(c, ..)| *c == code);
         Lang {
-            stemmer: found.map(|i| (Stemmer::create(STEMMED[i].1), i)),
+            stemmer: found.map(|i| Stemmer::create(STEMMED[i].1)),
             negations: found.map_or(&[], |i| STEMMED[i].2),
             code: code.to_string(),
         }
@@ -307,25 +265,14 @@ impl Lang {
         self.stemmer.is_some()
     }
 
-    /// The form used for morphology-tolerant matching.
+    /// The form used for morphology-tolerant matching. Not cached here:
+    /// matching looks each word up once per card and thread
+    /// (`matcher::WordCache`).
     pub fn stem(&self, norm: &str) -> String {
-        let mut out = String::new();
-        self.with_stems(|stems| stems.stem_into(norm, &mut out));
-        out
-    }
-
-    /// Runs `f` with this thread's stem cache for the language borrowed
-    /// once, for stemming many words in a row.
-    pub fn with_stems<R>(&self, f: impl FnOnce(&mut Stems<'_>) -> R) -> R {
-        let Some((stemmer, slot)) = &self.stemmer else {
-            return f(&mut Stems { stemmer: None });
-        };
-        STEMS.with(|cache| {
-            let cache = &mut cache.borrow_mut()[*slot];
-            f(&mut Stems {
-                stemmer: Some((stemmer, cache)),
-            })
-        })
+        match &self.stemmer {
+            Some(stemmer) => stemmer.stem(norm).into_owned(),
+            None => norm.to_string(),
+        }
     }
 
     pub fn is_negation(&self, norm: &str) -> bool {
