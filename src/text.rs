@@ -70,10 +70,11 @@ fn fold_char(c: char, out: &mut String) {
 /// «в общем то») and an apostrophe inside a word keeps it whole («don't»).
 pub fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
-    let mut norm = String::new();
-    for_each_word(text, &mut norm, |w, norm| {
+    for_each_word_at(text, |w| {
+        let mut norm = String::new();
+        fold_word(&text[w.start..w.end], &mut norm);
         out.push(Word {
-            norm: norm.to_string(),
+            norm,
             start: w.start,
             end: w.end,
         })
@@ -91,7 +92,7 @@ pub struct WordAt {
 }
 
 /// Where every word of `text` stands, in order: the one definition of a
-/// word, shared by phrase matching ([`for_each_word`]) and word counts.
+/// word, shared by phrase matching, [`words`] and word counts.
 pub fn for_each_word_at(text: &str, mut f: impl FnMut(WordAt)) {
     // Two tight loops, over the gap before a word and over the word: this is
     // most of the time spent scoring a call.
@@ -151,15 +152,6 @@ pub fn count_words(text: &str) -> usize {
     let mut n = 0;
     for_each_word_at(text, |_| n += 1);
     n
-}
-
-/// [`words`] without an allocation per word: `f` gets each word's position
-/// and its normalised form, folded into the reused `norm`.
-pub fn for_each_word(text: &str, norm: &mut String, mut f: impl FnMut(WordAt, &str)) {
-    for_each_word_at(text, |at| {
-        fold_word(&text[at.start..at.end], norm);
-        f(at, norm);
-    });
 }
 
 /// `word` (one word as [`for_each_word_at`] finds it) lower-cased with «ё»
@@ -320,12 +312,13 @@ mod tests {
 
     #[test]
     fn reports_character_positions() {
+        let text = "Ну, Ёлки-палки don't";
         let mut got = Vec::new();
-        for_each_word(
-            "Ну, Ёлки-палки don't",
-            &mut String::new(),
-            |w, norm| got.push((norm.to_string(), w.start_char, w.end_char)),
-        );
+        for_each_word_at(text, |w| {
+            let mut norm = String::new();
+            fold_word(&text[w.start..w.end], &mut norm);
+            got.push((norm, w.start_char, w.end_char))
+        });
         assert_eq!(
             got,
             [
