@@ -10,7 +10,7 @@ use crate::types::{Seconds, Speaker};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An expanded phrase variant to look for, owned by phrase `phrase` of the card.
@@ -171,7 +171,6 @@ impl Matcher {
     pub fn new(specs: Vec<PatternSpec>, lang: Lang, fuzzy: bool) -> Matcher {
         let mut vocab: [FxHashMap<Box<str>, Sym>; 2] = Default::default();
         let mut patterns = Vec::with_capacity(specs.len());
-        let mut fuzzy_words = HashSet::new();
         for spec in &specs {
             let kind = if spec.exact { NORMS } else { KEYS };
             let keys: Vec<Option<Box<str>>> = spec
@@ -192,14 +191,6 @@ impl Matcher {
                     })
                 })
                 .collect();
-            if !spec.exact {
-                fuzzy_words.extend(
-                    keys.iter()
-                        .flatten()
-                        .filter(|k| k.chars().count() >= FUZZY_MIN_CHARS)
-                        .map(|k| k.to_string()),
-                );
-            }
             let negated =
                 matches!(spec.words.first(), Some(PatWord::Word(n)) if lang.is_negation(n));
             patterns.push(Pattern {
@@ -247,10 +238,17 @@ impl Matcher {
                 owners,
             })
         });
-        let mut fuzzy_vocab: Option<Vec<String>> = fuzzy.then(|| fuzzy_words.into_iter().collect());
-        if let Some(v) = fuzzy_vocab.as_mut() {
+        // The stemmed pattern words long enough for a one-letter slip.
+        let fuzzy_vocab = fuzzy.then(|| {
+            let mut v: Vec<String> = index[KEYS]
+                .iter()
+                .flat_map(|i: &Index| i.vocab.keys())
+                .filter(|k| k.chars().count() >= FUZZY_MIN_CHARS)
+                .map(|k| k.to_string())
+                .collect();
             v.sort();
-        }
+            v
+        });
         Matcher {
             id: NEXT_MATCHER.fetch_add(1, Ordering::Relaxed),
             patterns,
