@@ -8,7 +8,7 @@ use crate::golden::{self, ExportError};
 use crate::meta::{self, MetaPattern, MetaSource};
 use crate::model;
 use crate::regress::{self, Expectations, Expected};
-use crate::report::{self, BatchResults, CallPage};
+use crate::report::{self, BatchResults, CallPage, TranscriptRef};
 use crate::score::{self, CallResult, CardRef};
 use crate::transcribe::cache::Cache;
 use crate::transcribe::whisper::{Decoding, WhisperRecogniser};
@@ -480,31 +480,45 @@ fn transcribe(a: TranscribeArgs) -> Result<u8> {
     let rec = cfg.load()?;
     let runner = cfg.runner(&rec);
     let started = Instant::now();
-    let results = runner.transcribe_all(&inputs);
+    // Each transcript is written as soon as it is ready and then dropped.
+    let outcomes = runner.transcribe_each(&inputs, |_, input, r| {
+        let t = r?;
+        let (ext, body) = match a.format {
+            Format::Json => (
+                "json",
+                serde_json::to_string_pretty(&t).map_err(|e| e.to_string()),
+            ),
+            Format::Txt => ("txt", Ok(transcript_txt(&t))),
+            Format::Srt => ("srt", Ok(transcript_srt(&t))),
+        };
+        let out = a.out.join(Path::new(&input.name).with_extension(ext));
+        body.and_then(|b| write_atomic(&out, b.as_bytes()).map_err(|e| e.to_string()))
+            .map_err(|e| Failure {
+                input: input.name.clone(),
+                reason: format!("{}: cannot write: {e}", out.display()),
+            })?;
+        Ok(Written {
+            line: format!(
+                "{} → {} ({} segments)",
+                input.name,
+                out.display(),
+                t.segments.len()
+            ),
+            warnings: t.warnings,
+            seconds: t.source.duration.0,
+        })
+    });
     let mut audio_seconds = 0.0;
     let mut done = 0;
-    for (input, r) in inputs.iter().zip(results) {
+    for (input, r) in inputs.iter().zip(outcomes) {
         match r {
-            Ok(t) => {
+            Ok(w) => {
                 done += 1;
-                audio_seconds += t.duration().0;
-                let (ext, body) = match a.format {
-                    Format::Json => ("json", serde_json::to_string_pretty(&t)?),
-                    Format::Txt => ("txt", transcript_txt(&t)),
-                    Format::Srt => ("srt", transcript_srt(&t)),
-                };
-                let out = a.out.join(Path::new(&input.name).with_extension(ext));
-                write_atomic(&out, body.as_bytes())
-                    .with_context(|| format!("{}: cannot write", out.display()))?;
-                for w in &t.warnings {
-                    eprintln!("warning: {}: {w}", input.name);
+                audio_seconds += w.seconds;
+                for warning in &w.warnings {
+                    eprintln!("warning: {}: {warning}", input.name);
                 }
-                println!(
-                    "{} → {} ({} segments)",
-                    input.name,
-                    out.display(),
-                    t.segments.len()
-                );
+                println!("{}", w.line);
             }
             Err(f) => failures.push(f),
         }
@@ -521,6 +535,13 @@ fn transcribe(a: TranscribeArgs) -> Result<u8> {
     } else {
         exit::INPUTS
     })
+}
+
+/// What `callqa transcribe` reports about one written transcript.
+struct Written {
+    line: String,
+    warnings: Vec<String>,
+    seconds: f64,
 }
 
 fn summary_failures(failures: &[Failure]) {
@@ -568,54 +589,94 @@ fn transcript_srt(t: &Transcript) -> String {
 
 /// Calls to score: transcripts with, where known, the recording they came from.
 struct Scored {
-    transcript: Transcript,
-    audio: Option<PathBuf>,
     result: CallResult,
+    audio: Option<PathBuf>,
+    /// The transcript it was scored on, kept on disk for the report.
+    transcript: Option<PathBuf>,
 }
 
-/// A transcript and, where known, the recording it came from.
-type Call = (Transcript, Option<PathBuf>);
+/// The transcripts of a running batch, kept on disk (in a hidden folder in
+/// the report folder, removed when the batch is done) until the report is
+/// written, so memory does not grow with the number of calls.
+struct Spill(tempfile::TempDir);
 
-/// Reads stored transcripts (`*.json` under a directory).
-fn load_transcripts(dir: &Path) -> Result<(Vec<Call>, Vec<Failure>)> {
-    if !dir.is_dir() {
-        return Err(usage(format!(
-            "--transcripts: {} is not a directory",
-            dir.display()
-        )));
+impl Spill {
+    fn new(out: &Path) -> Result<Spill> {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("{}: cannot create the report folder", out.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix(".callqa-work-")
+            .tempdir_in(out)
+            .with_context(|| format!("{}: cannot write", out.display()))?;
+        Ok(Spill(dir))
     }
-    let (inputs, mut failures) = batch::discover_with(&[dir.to_path_buf()], &|p: &Path| {
-        p.extension().is_some_and(|e| e == "json")
-    });
-    let mut out = Vec::new();
-    for Input { path, name } in inputs {
-        let parsed = std::fs::read(&path)
+
+    fn keep(&self, i: usize, t: &Transcript) -> Result<PathBuf, String> {
+        let path = self.0.path().join(format!("{i:06}.json"));
+        serde_json::to_vec(t)
             .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<Transcript>(&b).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(t) => out.push((t, None)),
-            Err(e) => failures.push(Failure {
-                input: name.clone(),
-                reason: format!("{}: not a callqa transcript: {e}", path.display()),
-            }),
-        }
+            .and_then(|b| std::fs::write(&path, b).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: cannot keep the transcript: {e}", path.display()))?;
+        Ok(path)
     }
-    Ok((out, failures))
 }
 
-/// Gets transcripts (stored, or by recognition), then scores them in parallel.
+/// Reads a stored transcript (`callqa transcribe` JSON).
+fn read_transcript(input: &Input) -> Result<Transcript, Failure> {
+    std::fs::read(&input.path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice::<Transcript>(&b).map_err(|e| e.to_string()))
+        .map_err(|e| Failure {
+            input: input.name.clone(),
+            reason: format!("{}: not a callqa transcript: {e}", input.path.display()),
+        })
+}
+
+/// Gets transcripts (stored, or by recognition) and scores each one as soon
+/// as it is ready; with `spill`, keeps it on disk for the report.
 fn score_all(
     inputs: &[PathBuf],
     transcripts: Option<&Path>,
     recog: &RecogArgs,
     card: &CompiledCard,
+    spill: Option<&Spill>,
 ) -> Result<(Vec<Scored>, Vec<Failure>)> {
-    let (calls, failures) = match transcripts {
+    let score_one = |i: usize, input: &Input, t: Result<Transcript, Failure>, audio| {
+        let t = t?;
+        let result = score::score(&t, card);
+        let transcript = spill
+            .map(|s| s.keep(i, &t))
+            .transpose()
+            .map_err(|reason| Failure {
+                input: input.name.clone(),
+                reason,
+            })?;
+        Ok(Scored {
+            result,
+            audio,
+            transcript,
+        })
+    };
+    let (outcomes, mut failures): (Vec<Result<Scored, Failure>>, _) = match transcripts {
         Some(dir) => {
             if !inputs.is_empty() {
                 return Err(usage("give either recordings or --transcripts, not both"));
             }
-            load_transcripts(dir)?
+            if !dir.is_dir() {
+                return Err(usage(format!(
+                    "--transcripts: {} is not a directory",
+                    dir.display()
+                )));
+            }
+            let (found, failures) = batch::discover_with(&[dir.to_path_buf()], &|p: &Path| {
+                p.extension().is_some_and(|e| e == "json")
+            });
+            let outcomes = found
+                .par_iter()
+                .enumerate()
+                .map(|(i, input)| score_one(i, input, read_transcript(input), None))
+                .collect();
+            (outcomes, failures)
         }
         None => {
             if inputs.is_empty() {
@@ -624,33 +685,24 @@ fn score_all(
                 ));
             }
             let cfg = recog.resolve(Some(card))?;
-            let (found, mut failures) = batch::discover(inputs);
+            let (found, failures) = batch::discover(inputs);
             if found.is_empty() && failures.is_empty() {
                 return Err(usage("no recordings found in the inputs"));
             }
             let rec = cfg.load()?;
-            let runner = cfg.runner(&rec);
-            let mut calls = Vec::new();
-            for (input, r) in found.iter().zip(runner.transcribe_all(&found)) {
-                match r {
-                    Ok(t) => calls.push((t, Some(input.path.clone()))),
-                    Err(f) => failures.push(f),
-                }
-            }
-            (calls, failures)
+            let outcomes = cfg.runner(&rec).transcribe_each(&found, |i, input, r| {
+                score_one(i, input, r, Some(input.path.clone()))
+            });
+            (outcomes, failures)
         }
     };
-    let scored = calls
-        .into_par_iter()
-        .map(|(transcript, audio)| {
-            let result = score::score(&transcript, card);
-            Scored {
-                transcript,
-                audio,
-                result,
-            }
-        })
-        .collect();
+    let mut scored = Vec::new();
+    for o in outcomes {
+        match o {
+            Ok(s) => scored.push(s),
+            Err(f) => failures.push(f),
+        }
+    }
     Ok((scored, failures))
 }
 
@@ -665,11 +717,16 @@ fn card_ref(card: &CompiledCard) -> CardRef {
 fn write_report(
     out: &Path,
     card: &CompiledCard,
-    scored: &[Scored],
+    scored: Vec<Scored>,
     failures: &[Failure],
     opts: &report::ReportOptions,
 ) -> Result<PathBuf> {
-    let calls: Vec<CallResult> = scored.iter().map(|s| s.result.clone()).collect();
+    let mut calls = Vec::with_capacity(scored.len());
+    let mut files = Vec::with_capacity(scored.len());
+    for s in scored {
+        files.push((s.result.call.clone(), s.transcript, s.audio));
+        calls.push(s.result);
+    }
     let golden = golden::select(&calls, card.golden.as_ref());
     let results = BatchResults {
         schema: report::BATCH_SCHEMA.into(),
@@ -679,15 +736,17 @@ fn write_report(
         failures: failures.to_vec(),
         golden,
     };
-    let pages: Vec<CallPage> = scored
-        .iter()
-        .map(|s| CallPage {
-            result: &s.result,
-            transcript: &s.transcript,
-            audio: s.audio.clone(),
+    let pages: Vec<CallPage> = files
+        .into_iter()
+        .filter_map(|(call, transcript, audio)| {
+            Some(CallPage {
+                call,
+                transcript: TranscriptRef::File(transcript?),
+                audio,
+            })
         })
         .collect();
-    Ok(report::write_report_with(out, &results, &pages, opts)?)
+    Ok(report::write_report_with(out, results, &pages, opts)?)
 }
 
 fn score_cmd(a: ScoreArgs) -> Result<u8> {
@@ -698,9 +757,15 @@ fn score_cmd(a: ScoreArgs) -> Result<u8> {
         }
     }
     let opts = a.meta.report_options(&card, a.redact)?;
-    let (mut scored, failures) = score_all(&a.inputs, a.transcripts.as_deref(), &a.recog, &card)?;
+    let spill = Spill::new(&a.out)?;
+    let (mut scored, failures) = score_all(
+        &a.inputs,
+        a.transcripts.as_deref(),
+        &a.recog,
+        &card,
+        Some(&spill),
+    )?;
     scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
-    let index = write_report(&a.out, &card, &scored, &failures, &opts)?;
     for s in &scored {
         let r = &s.result;
         println!(
@@ -739,20 +804,23 @@ fn score_cmd(a: ScoreArgs) -> Result<u8> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let low: Vec<String> = match a.fail_under {
+        Some(limit) => scored
+            .iter()
+            .filter(|s| s.result.score < limit)
+            .map(|s| s.result.call.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    let index = write_report(&a.out, &card, scored, &failures, &opts)?;
     println!("report: {}", index.display());
-    if let Some(limit) = a.fail_under {
-        let low: Vec<&Scored> = scored.iter().filter(|s| s.result.score < limit).collect();
-        if !low.is_empty() {
-            eprintln!(
-                "{} call(s) scored under {limit}: {}",
-                low.len(),
-                low.iter()
-                    .map(|s| s.result.call.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            return Ok(exit::GATE);
-        }
+    if let (Some(limit), false) = (a.fail_under, low.is_empty()) {
+        eprintln!(
+            "{} call(s) scored under {limit}: {}",
+            low.len(),
+            low.join(", ")
+        );
+        return Ok(exit::GATE);
     }
     Ok(if failures.is_empty() {
         exit::OK
@@ -771,19 +839,30 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
         Err(e) => return Err(usage(format!("{}: cannot read: {e}", a.expect.display()))),
     };
     let opts = a.meta.report_options(&card, false)?;
-    let (mut scored, failures) = score_all(&a.inputs, a.transcripts.as_deref(), &a.recog, &card)?;
+    // Without a report, transcripts are scored and dropped.
+    let spill = a.out.as_deref().map(Spill::new).transpose()?;
+    let (mut scored, failures) = score_all(
+        &a.inputs,
+        a.transcripts.as_deref(),
+        &a.recog,
+        &card,
+        spill.as_ref(),
+    )?;
     scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
+    // Regression runs are on sample calls: keeping their results beside the
+    // report costs nothing.
+    let results: Vec<CallResult> = scored.iter().map(|s| s.result.clone()).collect();
     if let Some(out) = &a.out {
-        let index = write_report(out, &card, &scored, &failures, &opts)?;
+        let index = write_report(out, &card, scored, &failures, &opts)?;
         println!("report: {}", index.display());
     }
     summary_failures(&failures);
     if a.update {
         let new = Expectations {
             card: card.id.clone(),
-            calls: scored
+            calls: results
                 .iter()
-                .map(|s| (s.result.call.clone(), Expected::from_result(&s.result)))
+                .map(|r| (r.call.clone(), Expected::from_result(r)))
                 .collect(),
         };
         let yaml = serde_yaml::to_string(&new)?;
@@ -793,7 +872,7 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
         println!(
             "updated {} with {} call(s)",
             a.expect.display(),
-            scored.len()
+            results.len()
         );
         return Ok(if failures.is_empty() {
             exit::OK
@@ -802,7 +881,6 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
         });
     }
     let exp = exp.ok_or_else(|| anyhow!("no expectations"))?;
-    let results: Vec<CallResult> = scored.into_iter().map(|s| s.result).collect();
     let rep = regress::compare(&exp, &results);
     for (call, lines) in &rep.drifted {
         println!("DRIFT {call}");

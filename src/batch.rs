@@ -149,8 +149,15 @@ impl Runner<'_> {
         Ok(t)
     }
 
-    /// Transcribes every input, `jobs` at a time, keeping input order.
-    pub fn transcribe_all(&self, inputs: &[Input]) -> Vec<Result<Transcript, Failure>> {
+    /// Transcribes every input, `jobs` at a time, and hands each transcript
+    /// to `each` (with the input's position) as soon as it is ready, so a
+    /// batch never holds more transcripts than it has workers. Returns what
+    /// `each` returned, in input order.
+    pub fn transcribe_each<T: Send>(
+        &self,
+        inputs: &[Input],
+        each: impl Fn(usize, &Input, Result<Transcript, Failure>) -> T + Sync,
+    ) -> Vec<T> {
         let bar = progress(inputs.len() as u64);
         // (seconds of audio transcribed, inputs failed) for the bar's message.
         let tally = std::sync::Mutex::new((0.0f64, 0usize));
@@ -160,13 +167,19 @@ impl Runner<'_> {
         let work = || {
             inputs
                 .par_iter()
-                .map(|input| {
+                .enumerate()
+                .map(|(i, input)| {
                     if self.stop.load(Ordering::SeqCst) {
-                        return Err(Failure {
-                            input: input.name.clone(),
-                            reason: "interrupted (Ctrl-C); run again to continue from the cache"
-                                .into(),
-                        });
+                        let reason =
+                            "interrupted (Ctrl-C); run again to continue from the cache".into();
+                        return each(
+                            i,
+                            input,
+                            Err(Failure {
+                                input: input.name.clone(),
+                                reason,
+                            }),
+                        );
                     }
                     let r = self.transcribe(input);
                     if let Ok(mut t) = tally.lock() {
@@ -180,7 +193,7 @@ impl Runner<'_> {
                         bar.set_message(format!("{:.2} h of audio, {} failed", t.0 / 3600.0, t.1));
                     }
                     bar.inc(1);
-                    r
+                    each(i, input, r)
                 })
                 .collect()
         };

@@ -8,6 +8,7 @@ use crate::metrics::{self, MetricFinding, Metrics};
 use crate::transcript::Transcript;
 use crate::types::{Seconds, Speaker, StageId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 pub const RESULT_SCHEMA: &str = "callqa.result/1";
 
@@ -32,8 +33,9 @@ pub struct Evidence {
     pub speaker: Speaker,
     /// The words as recognised.
     pub quote: String,
-    /// The card phrase that matched, as written.
-    pub phrase: String,
+    /// The card phrase that matched, as written (shared with the card: a
+    /// phrase can be a long list, and a batch keeps every call's evidence).
+    pub phrase: Arc<str>,
     /// Index of the transcript segment the quote starts in.
     pub segment: usize,
     /// For reply stages: `trigger` or `answer`.

@@ -8,7 +8,7 @@ use assert_cmd::Command;
 use callqa::card;
 use callqa::golden;
 use callqa::meta::{CallMeta, MetaSource};
-use callqa::report::{self, BatchResults, CallPage, ReportOptions, Results};
+use callqa::report::{self, BatchResults, CallPage, ReportOptions, Results, TranscriptRef};
 use callqa::score::score;
 use callqa::transcript::{Segment, SourceInfo, Transcript, TRANSCRIPT_SCHEMA};
 use callqa::types::{Seconds, Speaker};
@@ -683,8 +683,8 @@ fn sample_report(
         .iter()
         .zip(&transcripts)
         .map(|(r, t)| CallPage {
-            result: r,
-            transcript: t,
+            call: r.call.clone(),
+            transcript: TranscriptRef::Loaded(t),
             audio: Some(PathBuf::from("samples/audio").join(&r.call)),
         })
         .collect();
@@ -692,7 +692,7 @@ fn sample_report(
         golden_rules: card.golden.clone(),
         ..opts.clone()
     };
-    report::write_report_with(dir, &batch, &pages, &opts).unwrap();
+    report::write_report_with(dir, batch.clone(), &pages, &opts).unwrap();
     (batch, transcripts)
 }
 

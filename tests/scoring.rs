@@ -82,7 +82,7 @@ fn a_complete_call_scores_full_marks_with_evidence() {
     let c = r.stage("closing").unwrap();
     assert_eq!(c.evidence[0].quote, "Отправлю вам коммерческое предложение");
     assert_eq!(
-        c.evidence[0].phrase,
+        &*c.evidence[0].phrase,
         "отправлю (вам)? коммерческое предложение"
     );
     let o = r.stage("objection_handling").unwrap();

@@ -11,6 +11,7 @@ use crate::types::{Seconds, StageId};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One thing wrong with a card, where it is, and what to do about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,8 +130,9 @@ pub struct CompiledCard {
     pub violations: Vec<Violation>,
     pub golden: Option<GoldenSpec>,
     pub metrics: MetricRules,
-    /// Phrase table: the text as written, indexed by the rules above.
-    pub phrases: Vec<String>,
+    /// Phrase table: the text as written, indexed by the rules above;
+    /// shared with every piece of evidence that quotes it.
+    pub phrases: Vec<Arc<str>>,
     /// Expanded variants per phrase, for `card explain`.
     pub variants: Vec<Vec<Vec<PatWord>>>,
     pub matcher: Matcher,
@@ -157,7 +159,7 @@ struct Ctx<'a> {
     file: &'a Path,
     pos: Positions,
     problems: Vec<Problem>,
-    phrases: Vec<String>,
+    phrases: Vec<Arc<str>>,
     variants: Vec<Vec<Vec<PatWord>>>,
     specs: Vec<PatternSpec>,
 }
@@ -188,7 +190,7 @@ impl Ctx<'_> {
             match phrase::parse(text) {
                 Ok(parsed) => {
                     let idx = self.phrases.len();
-                    self.phrases.push(text.clone());
+                    self.phrases.push(text.as_str().into());
                     for v in &parsed.variants {
                         self.specs.push(PatternSpec {
                             phrase: idx,

@@ -645,7 +645,7 @@ fn ev(e: &Evidence) -> Ev {
         speaker: e.speaker.to_string(),
         role: e.role.clone().unwrap_or_default(),
         quote: e.quote.clone(),
-        phrase: e.phrase.clone(),
+        phrase: e.phrase.to_string(),
     }
 }
 
@@ -1196,35 +1196,33 @@ fn golden_context(res: &Results) -> Context {
     ctx
 }
 
-/// Every page of the report as (path in the folder, HTML).
-pub fn render(
-    res: &Results,
-    transcripts: &[Option<Transcript>],
-    marks: &[Vec<Vec<Mark>>],
-) -> Result<Vec<(String, String)>, ReportError> {
-    let t = tera()?;
-    let mut out = Vec::new();
-    for i in 0..res.calls.len() {
-        let ctx = call_context(
-            res,
-            i,
-            transcripts.get(i).and_then(Option::as_ref),
-            marks.get(i).map_or(&[][..], |m| &m[..]),
-        );
-        out.push((
-            page_name(i),
-            render_page(&t, "call.html", &page_name(i), &ctx)?,
-        ));
+/// The report's templates, loaded once and shared by every page written.
+pub struct Pages(Tera);
+
+impl Pages {
+    pub fn new() -> Result<Self, ReportError> {
+        tera().map(Pages)
     }
-    out.push((
-        "golden.html".to_string(),
-        render_page(&t, "golden.html", "golden.html", &golden_context(res))?,
-    ));
-    out.push((
-        "index.html".to_string(),
-        render_page(&t, "index.html", "index.html", &index_context(res))?,
-    ));
-    Ok(out)
+
+    /// Call `i`'s page; `t` is the transcript it was scored on.
+    pub fn call(
+        &self,
+        res: &Results,
+        i: usize,
+        t: Option<&Transcript>,
+        marks: &[Vec<Mark>],
+    ) -> Result<String, ReportError> {
+        let ctx = call_context(res, i, t, marks);
+        render_page(&self.0, "call.html", &page_name(i), &ctx)
+    }
+
+    pub fn golden(&self, res: &Results) -> Result<String, ReportError> {
+        render_page(&self.0, "golden.html", "golden.html", &golden_context(res))
+    }
+
+    pub fn index(&self, res: &Results) -> Result<String, ReportError> {
+        render_page(&self.0, "index.html", "index.html", &index_context(res))
+    }
 }
 
 #[cfg(test)]

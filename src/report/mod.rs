@@ -25,10 +25,11 @@ pub use summary::{ErrorSummary, GroupSummary, MetricAverages, StageSummary, Summ
 
 use crate::batch::Failure;
 use crate::card::GoldenSpec;
-use crate::files::write_atomic;
+use crate::files::{write_atomic, write_atomic_with};
 use crate::meta::{CallMeta, MetaSource};
 use crate::score::{CallResult, CardRef, Outcome};
 use crate::transcript::Transcript;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Component, Path, PathBuf};
 
@@ -64,10 +65,37 @@ pub struct BatchResults {
     pub golden: Vec<GoldenEntry>,
 }
 
-/// One scored call with what its page needs besides the result.
+/// Where a call's transcript is. A batch keeps transcripts on disk and the
+/// report reads each one only while it writes that call's page, so memory
+/// does not grow with the number of calls.
+#[derive(Debug, Clone)]
+pub enum TranscriptRef<'a> {
+    Loaded(&'a Transcript),
+    /// A transcript JSON file.
+    File(PathBuf),
+}
+
+impl TranscriptRef<'_> {
+    fn load(&self) -> Result<Transcript, ReportError> {
+        match self {
+            TranscriptRef::Loaded(t) => Ok((*t).clone()),
+            TranscriptRef::File(path) => std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+                .map_err(|detail| ReportError::Read {
+                    path: path.clone(),
+                    detail,
+                }),
+        }
+    }
+}
+
+/// What a call's page needs besides its result.
+#[derive(Debug, Clone)]
 pub struct CallPage<'a> {
-    pub result: &'a CallResult,
-    pub transcript: &'a Transcript,
+    /// The call's name, as in its result.
+    pub call: String,
+    pub transcript: TranscriptRef<'a>,
     /// Where the recording is, for the audio player (None for transcripts).
     pub audio: Option<PathBuf>,
 }
@@ -126,6 +154,8 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: cannot read the call's transcript back: {detail}", path.display())]
+    Read { path: PathBuf, detail: String },
     #[error("cannot render {page}: {detail}")]
     Render { page: String, detail: String },
 }
@@ -151,7 +181,7 @@ pub fn transcript_name(index: usize) -> String {
 /// returns the index page's path.
 pub fn write_report(
     dir: &Path,
-    results: &BatchResults,
+    results: BatchResults,
     pages: &[CallPage],
     redact: bool,
 ) -> Result<PathBuf, ReportError> {
@@ -190,21 +220,23 @@ fn relative(from: &Path, to: &Path) -> String {
 fn find_page<'p, 'a>(pages: &'p [CallPage<'a>], i: usize, call: &str) -> Option<&'p CallPage<'a>> {
     pages
         .get(i)
-        .filter(|p| p.result.call == call)
-        .or_else(|| pages.iter().find(|p| p.result.call == call))
+        .filter(|p| p.call == call)
+        .or_else(|| pages.iter().find(|p| p.call == call))
 }
 
 impl Results {
     /// Everything results.json holds, unredacted.
-    fn build(
-        dir: &Path,
-        batch: &BatchResults,
-        pages: &[CallPage],
-        opts: &ReportOptions,
-    ) -> Results {
-        let calls: Vec<CallEntry> = batch
-            .calls
-            .iter()
+    fn build(dir: &Path, batch: BatchResults, pages: &[CallPage], opts: &ReportOptions) -> Results {
+        let BatchResults {
+            schema: _,
+            tool,
+            card,
+            calls,
+            failures,
+            golden,
+        } = batch;
+        let calls: Vec<CallEntry> = calls
+            .into_iter()
             .enumerate()
             .map(|(i, r)| {
                 let page = find_page(pages, i, &r.call);
@@ -217,7 +249,6 @@ impl Results {
                     (safe && p.is_file()).then_some(p)
                 });
                 CallEntry {
-                    result: r.clone(),
                     page: page_name(i),
                     transcript: page.map(|_| transcript_name(i)),
                     audio: if opts.redact {
@@ -226,36 +257,49 @@ impl Results {
                         audio.map(|a| relative(dir, &a))
                     },
                     meta: opts.meta.lookup(&r.call),
-                    golden: batch.golden.iter().any(|g| g.call == r.call),
+                    golden: golden.iter().any(|g| g.call == r.call),
+                    result: r,
                 }
             })
             .collect();
         Results {
             schema: RESULTS_SCHEMA.into(),
-            tool: batch.tool.clone(),
-            card: batch.card.clone(),
+            tool,
+            card,
             redacted: opts.redact,
-            summary: summary::summarise(&calls, &batch.failures, &batch.golden),
+            summary: summary::summarise(&calls, &failures, &golden),
             calls,
-            failures: batch.failures.clone(),
-            golden: batch.golden.clone(),
+            failures,
+            golden,
             golden_rules: opts.golden_rules.clone(),
         }
     }
 
-    /// The same results with phone numbers masked everywhere.
-    fn redacted(&self, r: &Redactor) -> Result<Results, ReportError> {
-        let mut v = serde_json::to_value(self).map_err(|e| render_err("results.json", e))?;
-        r.value(&mut v);
-        let mut out: Results =
-            serde_json::from_value(v).map_err(|e| render_err("results.json", e))?;
-        for c in &mut out.calls {
+    /// Masks phone numbers everywhere, one call at a time (a whole batch
+    /// as one JSON value would take several times its size in memory).
+    fn redact(&mut self, r: &Redactor) -> Result<(), ReportError> {
+        for c in &mut self.calls {
+            *c = masked(r, &*c, "results.json")?;
             c.meta.phone = c.meta.phone.as_deref().map(|p| r.phone(p));
             c.audio = None;
         }
-        out.redacted = true;
-        Ok(out)
+        self.summary = masked(r, &self.summary, "results.json")?;
+        self.failures = masked(r, &self.failures, "results.json")?;
+        self.golden = masked(r, &self.golden, "results.json")?;
+        self.redacted = true;
+        Ok(())
     }
+}
+
+/// `x` with phone numbers masked in every string it holds.
+fn masked<T: Serialize + serde::de::DeserializeOwned>(
+    r: &Redactor,
+    x: &T,
+    page: &str,
+) -> Result<T, ReportError> {
+    let mut v = serde_json::to_value(x).map_err(|e| render_err(page, e))?;
+    r.value(&mut v);
+    serde_json::from_value(v).map_err(|e| render_err(page, e))
 }
 
 fn render_err(page: &str, e: impl std::fmt::Display) -> ReportError {
@@ -266,9 +310,13 @@ fn render_err(page: &str, e: impl std::fmt::Display) -> ReportError {
 }
 
 /// Writes the whole report folder; returns the index page's path.
+///
+/// Call pages are written in parallel, each with its transcript read only
+/// for as long as its page takes, so a batch of any size needs memory for
+/// its results, not for its transcripts or pages.
 pub fn write_report_with(
     dir: &Path,
-    batch: &BatchResults,
+    batch: BatchResults,
     pages: &[CallPage],
     opts: &ReportOptions,
 ) -> Result<PathBuf, ReportError> {
@@ -277,53 +325,54 @@ pub fn write_report_with(
         source,
     })?;
     let mut results = Results::build(dir, batch, pages, opts);
-    let mut transcripts: Vec<Option<Transcript>> = results
+    // Found by name before masking changes the names.
+    let page_of: Vec<Option<&CallPage>> = results
         .calls
         .iter()
         .enumerate()
-        .map(|(i, c)| find_page(pages, i, &c.result.call).map(|p| p.transcript.clone()))
+        .map(|(i, c)| find_page(pages, i, &c.result.call))
         .collect();
-    // Highlights are found on the words as recognised; masking keeps
-    // character positions, so they stay right after it.
-    let marks: Vec<Vec<Vec<html::Mark>>> = results
-        .calls
-        .iter()
-        .zip(&transcripts)
-        .map(|(c, t)| {
-            t.as_ref()
-                .map(|t| html::marks(&c.result, t))
-                .unwrap_or_default()
-        })
-        .collect();
-    if opts.redact {
-        let r = Redactor::new(results.calls.iter().filter_map(|c| c.meta.phone.as_deref()));
-        results = results.redacted(&r)?;
-        for t in transcripts.iter_mut().flatten() {
-            let mut v = serde_json::to_value(&*t).map_err(|e| render_err("transcripts", e))?;
-            r.value(&mut v);
-            *t = serde_json::from_value(v).map_err(|e| render_err("transcripts", e))?;
-        }
+    let redactor = opts
+        .redact
+        .then(|| Redactor::new(results.calls.iter().filter_map(|c| c.meta.phone.as_deref())));
+    if let Some(r) = &redactor {
+        results.redact(r)?;
     }
-
-    for (i, t) in transcripts.iter().enumerate() {
-        if let Some(t) = t {
-            let json = serde_json::to_vec_pretty(t).map_err(|e| render_err("transcripts", e))?;
-            write(&dir.join(transcript_name(i)), &json)?;
-        }
-    }
-    let rendered = html::render(&results, &transcripts, &marks)?;
-    let (index, rest): (Vec<_>, Vec<_>) = rendered
-        .into_iter()
-        .partition(|(name, _)| name == "index.html");
-    for (name, body) in rest {
-        write(&dir.join(name), body.as_bytes())?;
-    }
+    let html = html::Pages::new()?;
+    (0..results.calls.len())
+        .into_par_iter()
+        .try_for_each(|i| -> Result<(), ReportError> {
+            let entry = &results.calls[i];
+            let transcript = match page_of[i] {
+                Some(p) => Some(p.transcript.load()?),
+                None => None,
+            };
+            // Highlights come from the scorer's positions in the words as
+            // recognised; masking keeps character positions, so they stay
+            // right on the masked text.
+            let marks = transcript
+                .as_ref()
+                .map(|t| html::marks(&entry.result, t))
+                .unwrap_or_default();
+            let transcript = match (&redactor, transcript) {
+                (Some(r), Some(t)) => Some(masked(r, &t, "transcripts")?),
+                (_, t) => t,
+            };
+            if let Some(t) = &transcript {
+                let json =
+                    serde_json::to_vec_pretty(t).map_err(|e| render_err("transcripts", e))?;
+                write(&dir.join(transcript_name(i)), &json)?;
+            }
+            let page = html.call(&results, i, transcript.as_ref(), &marks)?;
+            write(&dir.join(page_name(i)), page.as_bytes())
+        })?;
+    write(&dir.join("golden.html"), html.golden(&results)?.as_bytes())?;
     write(&dir.join("results.csv"), &csv(&results))?;
-    let json = serde_json::to_vec_pretty(&results).map_err(|e| render_err("results.json", e))?;
-    write(&dir.join("results.json"), &json)?;
-    for (name, body) in index {
-        write(&dir.join(name), body.as_bytes())?;
-    }
+    let path = dir.join("results.json");
+    write_atomic_with(&path, |w| Ok(serde_json::to_writer_pretty(w, &results)?))
+        .map_err(|source| ReportError::Write { path, source })?;
+    // Last, so the index never links to a page that is not there yet.
+    write(&dir.join("index.html"), html.index(&results)?.as_bytes())?;
     remove_stale(dir, results.calls.len());
     Ok(dir.join("index.html"))
 }
