@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -440,6 +440,7 @@ impl RecogConfig {
             cache: self.cache.clone(),
             jobs: self.jobs,
             stop: stop_flag(),
+            from_cache: AtomicUsize::new(0),
         }
     }
 
@@ -525,10 +526,14 @@ fn transcribe(a: TranscribeArgs) -> Result<u8> {
     }
     summary_failures(&failures);
     let wall = started.elapsed().as_secs_f64();
+    // A speed over transcripts read from the cache would mean nothing.
+    let speed = match runner.from_cache.load(Ordering::Relaxed) {
+        0 => format!(" ({:.1}× real time)", audio_seconds / wall.max(1e-9)),
+        n => format!(" ({n} from the cache)"),
+    };
     println!(
-        "transcribed {done} of {} input(s), {audio_seconds:.0} s of audio in {wall:.1} s ({:.1}× real time)",
+        "transcribed {done} of {} input(s), {audio_seconds:.0} s of audio in {wall:.1} s{speed}",
         done + failures.len(),
-        audio_seconds / wall.max(1e-9)
     );
     Ok(if failures.is_empty() {
         exit::OK

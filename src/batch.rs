@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Extensions a call recorder writes (and a few we can only refuse clearly).
@@ -108,6 +108,8 @@ pub struct Runner<'a> {
     pub jobs: usize,
     /// Set by Ctrl-C: calls not yet started are skipped; finished ones are in the cache.
     pub stop: Arc<AtomicBool>,
+    /// How many inputs came from the cache rather than the recogniser.
+    pub from_cache: AtomicUsize,
 }
 
 impl Runner<'_> {
@@ -126,6 +128,7 @@ impl Runner<'_> {
             &format!("{}; {}", self.recogniser.settings(), self.options.key()),
         );
         if let Some(mut t) = self.cache.as_ref().and_then(|c| c.get(&key)) {
+            self.from_cache.fetch_add(1, Ordering::Relaxed);
             t.source.path = input.name.clone();
             return Ok(t);
         }
