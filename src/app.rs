@@ -592,7 +592,8 @@ fn transcript_srt(t: &Transcript) -> String {
         .collect()
 }
 
-/// Calls to score: transcripts with, where known, the recording they came from.
+/// A scored call, the recording it came from (where known) and where its
+/// transcript is kept for the report.
 struct Scored {
     result: CallResult,
     audio: Option<PathBuf>,
@@ -637,68 +638,96 @@ fn read_transcript(input: &Input) -> Result<Transcript, Failure> {
         })
 }
 
+/// Scores one call as soon as its transcript is ready and, with `spill`,
+/// keeps the transcript on disk for the report.
+fn score_call(
+    i: usize,
+    input: &Input,
+    t: Result<Transcript, Failure>,
+    audio: Option<PathBuf>,
+    card: &CompiledCard,
+    spill: Option<&Spill>,
+) -> Result<Scored, Failure> {
+    let t = t?;
+    let result = score::score(&t, card);
+    let transcript = spill
+        .map(|s| s.keep(i, &t))
+        .transpose()
+        .map_err(|reason| Failure {
+            input: input.name.clone(),
+            reason,
+        })?;
+    Ok(Scored {
+        result,
+        audio,
+        transcript,
+    })
+}
+
+/// A scored batch. Its transcripts stay on disk in `spill` until the report
+/// is written.
+struct Batch {
+    scored: Vec<Scored>,
+    failures: Vec<Failure>,
+    spill: Option<Spill>,
+}
+
 /// Gets transcripts (stored, or by recognition) and scores each one as soon
-/// as it is ready; with `spill`, keeps it on disk for the report.
+/// as it is ready. With a `report` folder, each transcript is kept on disk
+/// for the report; without one, it is dropped once scored.
 fn score_all(
     inputs: &[PathBuf],
     transcripts: Option<&Path>,
     recog: &RecogArgs,
     card: &CompiledCard,
-    spill: Option<&Spill>,
-) -> Result<(Vec<Scored>, Vec<Failure>)> {
-    let score_one = |i: usize, input: &Input, t: Result<Transcript, Failure>, audio| {
-        let t = t?;
-        let result = score::score(&t, card);
-        let transcript = spill
-            .map(|s| s.keep(i, &t))
-            .transpose()
-            .map_err(|reason| Failure {
-                input: input.name.clone(),
-                reason,
-            })?;
-        Ok(Scored {
-            result,
-            audio,
-            transcript,
-        })
-    };
-    let (outcomes, mut failures): (Vec<Result<Scored, Failure>>, _) = match transcripts {
+    report: Option<&Path>,
+) -> Result<Batch> {
+    // Arguments are checked before the report folder is touched.
+    match (transcripts, inputs.is_empty()) {
+        (Some(_), false) => return Err(usage("give either recordings or --transcripts, not both")),
+        (Some(dir), true) if !dir.is_dir() => {
+            return Err(usage(format!(
+                "--transcripts: {} is not a directory",
+                dir.display()
+            )))
+        }
+        (None, true) => {
+            return Err(usage(
+                "no inputs: name recordings or directories, or --transcripts DIR",
+            ))
+        }
+        _ => {}
+    }
+    // The report folder is only created once the work can start.
+    let (outcomes, mut failures, spill): (Vec<Result<Scored, Failure>>, _, _) = match transcripts {
         Some(dir) => {
-            if !inputs.is_empty() {
-                return Err(usage("give either recordings or --transcripts, not both"));
-            }
-            if !dir.is_dir() {
-                return Err(usage(format!(
-                    "--transcripts: {} is not a directory",
-                    dir.display()
-                )));
-            }
             let (found, failures) = batch::discover_with(&[dir.to_path_buf()], &|p: &Path| {
                 p.extension().is_some_and(|e| e == "json")
             });
+            let spill = report.map(Spill::new).transpose()?;
             let outcomes = found
                 .par_iter()
                 .enumerate()
-                .map(|(i, input)| score_one(i, input, read_transcript(input), None))
+                .map(|(i, input)| {
+                    let t = read_transcript(input);
+                    score_call(i, input, t, None, card, spill.as_ref())
+                })
                 .collect();
-            (outcomes, failures)
+            (outcomes, failures, spill)
         }
         None => {
-            if inputs.is_empty() {
-                return Err(usage(
-                    "no inputs: name recordings or directories, or --transcripts DIR",
-                ));
-            }
             let cfg = recog.resolve(Some(card))?;
             let (found, failures) = batch::discover(inputs);
             if found.is_empty() && failures.is_empty() {
                 return Err(usage("no recordings found in the inputs"));
             }
             let rec = cfg.load()?;
+            let spill = report.map(Spill::new).transpose()?;
             let outcomes = cfg.runner(&rec).transcribe_each(&found, |i, input, r| {
-                score_one(i, input, r, Some(input.path.clone()))
+                let audio = Some(input.path.clone());
+                score_call(i, input, r, audio, card, spill.as_ref())
             });
-            (outcomes, failures)
+            (outcomes, failures, spill)
         }
     };
     let mut scored = Vec::new();
@@ -708,7 +737,11 @@ fn score_all(
             Err(f) => failures.push(f),
         }
     }
-    Ok((scored, failures))
+    Ok(Batch {
+        scored,
+        failures,
+        spill,
+    })
 }
 
 fn card_ref(card: &CompiledCard) -> CardRef {
@@ -762,13 +795,17 @@ fn score_cmd(a: ScoreArgs) -> Result<u8> {
         }
     }
     let opts = a.meta.report_options(&card, a.redact)?;
-    let spill = Spill::new(&a.out)?;
-    let (mut scored, failures) = score_all(
+    // `_spill` keeps the transcripts on disk until the report is written.
+    let Batch {
+        mut scored,
+        failures,
+        spill: _spill,
+    } = score_all(
         &a.inputs,
         a.transcripts.as_deref(),
         &a.recog,
         &card,
-        Some(&spill),
+        Some(&a.out),
     )?;
     scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
     for s in &scored {
@@ -844,14 +881,16 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
         Err(e) => return Err(usage(format!("{}: cannot read: {e}", a.expect.display()))),
     };
     let opts = a.meta.report_options(&card, false)?;
-    // Without a report, transcripts are scored and dropped.
-    let spill = a.out.as_deref().map(Spill::new).transpose()?;
-    let (mut scored, failures) = score_all(
+    let Batch {
+        mut scored,
+        failures,
+        spill: _spill,
+    } = score_all(
         &a.inputs,
         a.transcripts.as_deref(),
         &a.recog,
         &card,
-        spill.as_ref(),
+        a.out.as_deref(),
     )?;
     scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
     // Regression runs are on sample calls: keeping their results beside the

@@ -382,6 +382,28 @@ fn pages_escape_names_and_text_and_are_self_contained() {
 }
 
 #[test]
+fn work_folder_is_removed_and_bad_arguments_create_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = score_fixture(tmp.path(), "report", &[]);
+    // Transcripts wait in a hidden folder of the report while the batch runs.
+    let hidden: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    assert!(hidden.is_empty(), "left behind: {hidden:?}");
+    let never = tmp.path().join("never");
+    Command::cargo_bin("callqa")
+        .unwrap()
+        .args(["score", "--card", CARD, "--out"])
+        .arg(&never)
+        .assert()
+        .code(2);
+    assert!(!never.exists(), "a usage error created the report folder");
+}
+
+#[test]
 fn redact_masks_phone_numbers_in_every_file() {
     let tmp = tempfile::tempdir().unwrap();
     let out = score_fixture(tmp.path(), "report", &["--redact"]);
