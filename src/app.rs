@@ -108,10 +108,10 @@ struct RecogArgs {
     /// Recognition language (Whisper code, or `auto`); default: the card's, else ru.
     #[arg(long)]
     language: Option<String>,
-    /// Calls recognised at once (default: chosen for the cores).
+    /// Recognisers at once (default: chosen for the cores and the number of calls).
     #[arg(long)]
     jobs: Option<usize>,
-    /// Recogniser threads per call (default: chosen for the cores).
+    /// Threads per recogniser (default: chosen for the cores and the number of calls).
     #[arg(long)]
     threads: Option<usize>,
     /// Beam search width; greedy decoding when absent.
@@ -382,9 +382,51 @@ struct RecogConfig {
     model: PathBuf,
     options: Options,
     cache: Option<Cache>,
+    cores: usize,
+    jobs: Option<usize>,
+    threads: Option<usize>,
+    decoding: Decoding,
+}
+
+/// Recognisers at once × whisper.cpp threads per recogniser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Split {
     jobs: usize,
     threads: usize,
-    decoding: Decoding,
+}
+
+/// More recognisers than this would cost more memory (one decoding state,
+/// ~170 MB with the base model, each) than the cores gain.
+const MAX_JOBS: usize = 8;
+
+/// How `cores` are shared among `calls` recordings when the user did not
+/// say. whisper.cpp's threads wait for each other after every step of its
+/// graph, so one thread per recogniser gets the most out of a core: 22 %
+/// faster on the sample batch (bench/RESULTS.md). A lone call cannot keep
+/// several single-threaded recognisers busy (its windows are few and uneven:
+/// 10 % slower), so a call gets up to 4 threads while calls are fewer than
+/// cores.
+fn split(cores: usize, calls: usize, jobs: Option<usize>, threads: Option<usize>) -> Split {
+    let cores = cores.max(1);
+    match (jobs, threads) {
+        (Some(jobs), Some(threads)) => Split { jobs, threads },
+        (Some(jobs), None) => Split {
+            jobs,
+            threads: (cores / jobs).max(1),
+        },
+        (None, Some(threads)) => Split {
+            jobs: (cores / threads).max(1),
+            threads,
+        },
+        (None, None) => {
+            let per_call = (cores / calls.max(1)).clamp(1, 4);
+            let jobs = (cores / per_call).clamp(1, MAX_JOBS);
+            Split {
+                jobs,
+                threads: (cores / jobs).max(1),
+            }
+        }
+    }
 }
 
 impl RecogArgs {
@@ -395,12 +437,7 @@ impl RecogArgs {
         if self.beam == Some(0) {
             return Err(usage("--beam must be 1 or more"));
         }
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        // whisper.cpp scales well to a few threads per call; beyond that,
-        // more calls at once use the cores better.
-        let threads = self.threads.unwrap_or_else(|| cores.min(4));
-        let jobs = self.jobs.unwrap_or_else(|| (cores / threads).max(1));
-        if threads == 0 || jobs == 0 {
+        if self.threads == Some(0) || self.jobs == Some(0) {
             return Err(usage("--jobs and --threads must be 1 or more"));
         }
         let language = self
@@ -424,27 +461,35 @@ impl RecogArgs {
             },
             cache: (!self.no_cache)
                 .then(|| Cache::new(self.cache_dir.clone().unwrap_or_else(Cache::default_dir))),
-            jobs,
-            threads,
+            cores: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            jobs: self.jobs,
+            threads: self.threads,
             decoding: self.beam.map_or(Decoding::Greedy, Decoding::Beam),
         })
     }
 }
 
 impl RecogConfig {
-    /// A batch runner over `rec` with these settings; Ctrl-C stops it cleanly.
-    fn runner<'a>(&self, rec: &'a WhisperRecogniser) -> Runner<'a> {
+    /// Loads the model for a batch of `calls` recordings and returns a runner
+    /// over it; Ctrl-C stops the runner cleanly.
+    fn start(&self, calls: usize) -> Result<(WhisperRecogniser, usize)> {
+        let s = split(self.cores, calls, self.jobs, self.threads);
+        Ok((self.load(s.threads)?, s.jobs))
+    }
+
+    /// A batch runner over `rec`, `jobs` recognisers at once.
+    fn runner<'a>(&self, rec: &'a WhisperRecogniser, jobs: usize) -> Runner<'a> {
         Runner {
             recogniser: rec,
             options: self.options.clone(),
             cache: self.cache.clone(),
-            jobs: self.jobs,
+            jobs,
             stop: stop_flag(),
             from_cache: AtomicUsize::new(0),
         }
     }
 
-    fn load(&self) -> Result<WhisperRecogniser> {
+    fn load(&self, threads: usize) -> Result<WhisperRecogniser> {
         if !self.model.is_file() {
             return Err(usage(format!(
                 "{}: model file not found. Get the default model with `bash models/fetch-model.sh`, or point --model / CALLQA_MODEL at a whisper.cpp ggml file",
@@ -456,7 +501,7 @@ impl RecogConfig {
         Ok(WhisperRecogniser::load(
             &self.model,
             sha,
-            self.threads,
+            threads,
             self.decoding,
         )?)
     }
@@ -478,8 +523,8 @@ fn stop_flag() -> Arc<AtomicBool> {
 fn transcribe(a: TranscribeArgs) -> Result<u8> {
     let cfg = a.recog.resolve(None)?;
     let (inputs, mut failures) = batch::discover(&a.inputs);
-    let rec = cfg.load()?;
-    let runner = cfg.runner(&rec);
+    let (rec, jobs) = cfg.start(inputs.len())?;
+    let runner = cfg.runner(&rec, jobs);
     let started = Instant::now();
     // Each transcript is written as soon as it is ready and then dropped.
     let outcomes = runner.transcribe_each(&inputs, |_, input, r| {
@@ -721,12 +766,14 @@ fn score_all(
             if found.is_empty() && failures.is_empty() {
                 return Err(usage("no recordings found in the inputs"));
             }
-            let rec = cfg.load()?;
+            let (rec, jobs) = cfg.start(found.len())?;
             let spill = report.map(Spill::new).transpose()?;
-            let outcomes = cfg.runner(&rec).transcribe_each(&found, |i, input, r| {
-                let audio = Some(input.path.clone());
-                score_call(i, input, r, audio, card, spill.as_ref())
-            });
+            let outcomes = cfg
+                .runner(&rec, jobs)
+                .transcribe_each(&found, |i, input, r| {
+                    let audio = Some(input.path.clone());
+                    score_call(i, input, r, audio, card, spill.as_ref())
+                });
             (outcomes, failures, spill)
         }
     };
@@ -946,4 +993,44 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
         rep.missing.len()
     );
     Ok(if rep.ok() { exit::OK } else { exit::GATE })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cores_go_to_calls_first_then_to_threads() {
+        let auto = |cores, calls| {
+            let s = split(cores, calls, None, None);
+            (s.jobs, s.threads)
+        };
+        assert_eq!(auto(2, 1), (1, 2), "a lone call gets every core");
+        assert_eq!(auto(2, 8), (2, 1), "a batch: one thread per recogniser");
+        assert_eq!(auto(8, 3), (4, 2));
+        assert_eq!(auto(16, 1), (4, 4), "a call's windows are shared too");
+        assert_eq!(auto(32, 100), (8, 4), "memory caps the recognisers");
+        assert_eq!(auto(1, 5), (1, 1));
+        assert_eq!(
+            split(2, 8, Some(1), None),
+            Split {
+                jobs: 1,
+                threads: 2
+            }
+        );
+        assert_eq!(
+            split(2, 8, None, Some(2)),
+            Split {
+                jobs: 1,
+                threads: 2
+            }
+        );
+        assert_eq!(
+            split(4, 8, Some(3), Some(3)),
+            Split {
+                jobs: 3,
+                threads: 3
+            }
+        );
+    }
 }
