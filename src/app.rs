@@ -709,8 +709,8 @@ fn score_call(
     })
 }
 
-/// A scored batch. Its transcripts stay on disk in `spill` until the report
-/// is written.
+/// A scored batch, in call-name order. Its transcripts stay on disk in
+/// `spill` until the report is written.
 struct Batch {
     scored: Vec<Scored>,
     failures: Vec<Failure>,
@@ -784,6 +784,7 @@ fn score_all(
             Err(f) => failures.push(f),
         }
     }
+    scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
     Ok(Batch {
         scored,
         failures,
@@ -844,7 +845,7 @@ fn score_cmd(a: ScoreArgs) -> Result<u8> {
     let opts = a.meta.report_options(&card, a.redact)?;
     // `_spill` keeps the transcripts on disk until the report is written.
     let Batch {
-        mut scored,
+        scored,
         failures,
         spill: _spill,
     } = score_all(
@@ -854,7 +855,6 @@ fn score_cmd(a: ScoreArgs) -> Result<u8> {
         &card,
         Some(&a.out),
     )?;
-    scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
     for s in &scored {
         let r = &s.result;
         println!(
@@ -929,7 +929,7 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
     };
     let opts = a.meta.report_options(&card, false)?;
     let Batch {
-        mut scored,
+        scored,
         failures,
         spill: _spill,
     } = score_all(
@@ -939,7 +939,6 @@ fn regress_cmd(a: RegressArgs) -> Result<u8> {
         &card,
         a.out.as_deref(),
     )?;
-    scored.sort_by(|x, y| x.result.call.cmp(&y.result.call));
     // Regression runs are on sample calls: keeping their results beside the
     // report costs nothing.
     let results: Vec<CallResult> = scored.iter().map(|s| s.result.clone()).collect();
