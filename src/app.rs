@@ -423,7 +423,7 @@ fn split(cores: usize, calls: usize, jobs: Option<usize>, threads: Option<usize>
             let jobs = (cores / per_call).clamp(1, MAX_JOBS);
             Split {
                 jobs,
-                threads: (cores / jobs).max(1),
+                threads: (cores / jobs).clamp(1, 4),
             }
         }
     }
@@ -1009,6 +1009,7 @@ mod tests {
         assert_eq!(auto(8, 3), (4, 2));
         assert_eq!(auto(16, 1), (4, 4), "a call's windows are shared too");
         assert_eq!(auto(32, 100), (8, 4), "memory caps the recognisers");
+        assert_eq!(auto(6, 1), (1, 4), "at most 4 threads per recogniser");
         assert_eq!(auto(1, 5), (1, 1));
         assert_eq!(
             split(2, 8, Some(1), None),
