@@ -226,7 +226,13 @@ fn find_page<'p, 'a>(pages: &'p [CallPage<'a>], i: usize, call: &str) -> Option<
 
 impl Results {
     /// Everything results.json holds, unredacted.
-    fn build(dir: &Path, batch: BatchResults, pages: &[CallPage], opts: &ReportOptions) -> Results {
+    /// `page_of[i]` is call `i`'s page, if it has one.
+    fn build(
+        dir: &Path,
+        batch: BatchResults,
+        page_of: &[Option<&CallPage>],
+        opts: &ReportOptions,
+    ) -> Results {
         let BatchResults {
             schema: _,
             tool,
@@ -239,7 +245,7 @@ impl Results {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                let page = find_page(pages, i, &r.call);
+                let page = page_of.get(i).copied().flatten();
                 let audio = page.and_then(|p| p.audio.clone()).or_else(|| {
                     let dir = opts.audio_dir.as_ref()?;
                     let safe = Path::new(&r.call)
@@ -324,14 +330,14 @@ pub fn write_report_with(
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut results = Results::build(dir, batch, pages, opts);
     // Found by name before masking changes the names.
-    let page_of: Vec<Option<&CallPage>> = results
+    let page_of: Vec<Option<&CallPage>> = batch
         .calls
         .iter()
         .enumerate()
-        .map(|(i, c)| find_page(pages, i, &c.result.call))
+        .map(|(i, r)| find_page(pages, i, &r.call))
         .collect();
+    let mut results = Results::build(dir, batch, &page_of, opts);
     let redactor = opts
         .redact
         .then(|| Redactor::new(results.calls.iter().filter_map(|c| c.meta.phone.as_deref())));
