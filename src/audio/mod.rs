@@ -6,5 +6,5 @@ mod regions;
 mod resample;
 
 pub use decode::{decode, probe_duration, Audio, AudioError};
-pub use regions::{pad_regions, speech_regions, RegionParams};
+pub use regions::{recognition_spans, speech_regions, RegionParams};
 pub use resample::{resample, TARGET_RATE};

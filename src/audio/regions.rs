@@ -16,8 +16,11 @@ pub struct RegionParams {
     pub bridge: f64,
     /// Regions shorter than this are clicks, seconds.
     pub min_len: f64,
-    /// Padding [`pad_regions`] adds on each side for recognition, seconds.
+    /// Padding [`recognition_spans`] adds on each side, seconds.
     pub pad: f64,
+    /// Pauses shorter than this between padded regions are recognised as
+    /// recorded rather than cut out, seconds.
+    pub keep_pause: f64,
 }
 
 impl Default for RegionParams {
@@ -28,7 +31,8 @@ impl Default for RegionParams {
             min_db: -55.0,
             bridge: 0.5,
             min_len: 0.15,
-            pad: 0.2,
+            pad: 0.4,
+            keep_pause: 2.0,
         }
     }
 }
@@ -81,20 +85,37 @@ pub fn speech_regions(samples: &[f32], rate: u32, p: &RegionParams) -> Vec<Span>
     merged
 }
 
-/// Widens regions by `pad` on each side (merging any that then touch), so
-/// the recogniser hears word edges the energy detector cut off. Metrics use
-/// the tight regions.
-pub fn pad_regions(regions: &[Span], pad: f64, total: f64) -> Vec<Span> {
-    regions
+/// What the recogniser hears of a channel: regions widened by `p.pad` on
+/// each side, so it hears the word edges the energy detector cut off, and
+/// joined across pauses under `p.keep_pause` while the joined span stays
+/// within `max_len`. Whisper recognises a turn better with its own pauses
+/// and some air around it, as faster-whisper's VAD gives it (bench/RESULTS.md).
+/// Metrics use the tight regions.
+pub fn recognition_spans(
+    regions: &[Span],
+    p: &RegionParams,
+    max_len: f64,
+    total: f64,
+) -> Vec<Span> {
+    let padded = regions
         .iter()
-        .map(|r| Span::new((r.start.0 - pad).max(0.0), (r.end.0 + pad).min(total)))
-        .fold(Vec::new(), |mut acc: Vec<Span>, r| {
-            match acc.last_mut() {
-                Some(last) if r.start.0 <= last.end.0 => last.end = r.end,
-                _ => acc.push(r),
-            }
-            acc
-        })
+        .map(|r| Span::new((r.start.0 - p.pad).max(0.0), (r.end.0 + p.pad).min(total)));
+    let touching = join(padded, |last, r| r.start.0 <= last.end.0);
+    join(touching, |last, r| {
+        r.start.0 - last.end.0 < p.keep_pause && r.end.0 - last.start.0 <= max_len
+    })
+}
+
+/// Extends the last span over the next one wherever `joins` says so.
+fn join(spans: impl IntoIterator<Item = Span>, joins: impl Fn(&Span, &Span) -> bool) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    for r in spans {
+        match out.last_mut() {
+            Some(last) if joins(last, &r) => last.end = r.end,
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -131,8 +152,38 @@ mod tests {
             (r[1].start.0 - 6.0).abs() < 0.03 && (r[1].end.0 - 6.8).abs() < 0.03,
             "{r:?}"
         );
-        let padded = pad_regions(&r, 0.2, 10.0);
-        assert!((padded[0].start.0 - 1.8).abs() < 0.03 && (padded[1].end.0 - 7.0).abs() < 0.03);
+        let p = RegionParams {
+            keep_pause: 0.0,
+            ..RegionParams::default()
+        };
+        let spans = recognition_spans(&r, &p, 28.0, 10.0);
+        assert_eq!(spans.len(), 2, "{spans:?}");
+        assert!((spans[0].start.0 - 1.6).abs() < 0.03 && (spans[1].end.0 - 7.2).abs() < 0.03);
+    }
+
+    #[test]
+    fn short_pauses_are_kept_while_the_span_fits() {
+        let p = RegionParams {
+            pad: 0.5,
+            keep_pause: 2.0,
+            ..RegionParams::default()
+        };
+        let r = [
+            Span::new(1.0, 2.0),
+            // 1.0 s apart once padded: joined, pause and all.
+            Span::new(4.0, 5.0),
+            // 2.0 s apart once padded: a pause too long to keep.
+            Span::new(8.0, 9.0),
+            // 0.5 s apart, but joining would pass `max_len`.
+            Span::new(10.5, 16.0),
+            // Overlapping once padded: always joined.
+            Span::new(16.8, 17.0),
+        ];
+        let spans: Vec<(f64, f64)> = recognition_spans(&r, &p, 8.0, 20.0)
+            .iter()
+            .map(|s| (s.start.0, s.end.0))
+            .collect();
+        assert_eq!(spans, [(0.5, 5.5), (7.5, 9.5), (10.0, 17.5)]);
     }
 
     #[test]

@@ -35,7 +35,14 @@ pub struct ModelIdentity {
 /// Speech recognition of one window of 16 kHz mono audio (≤ 30 s).
 /// Behind a trait so tests and tools can substitute recorded output.
 pub trait Recogniser: Send + Sync {
-    fn recognise(&self, pcm: &[f32], language: &str) -> Result<Vec<RawSegment>, String>;
+    /// `tail`: how much of the window's end is known to hold no speech (the
+    /// padding after the last region), so it need not be searched again.
+    fn recognise(
+        &self,
+        pcm: &[f32],
+        language: &str,
+        tail: Seconds,
+    ) -> Result<Vec<RawSegment>, String>;
     fn identity(&self) -> ModelIdentity;
     /// Settings that change the text (decoding strategy…), for the cache key.
     fn settings(&self) -> String;
@@ -62,7 +69,7 @@ pub enum TranscribeError {
 
 /// Bumped whenever decoding, speech regions or packing change what a
 /// transcript holds, so cached transcripts of the old pipeline are not reused.
-pub const PIPELINE_VERSION: u32 = 4;
+pub const PIPELINE_VERSION: u32 = 5;
 
 /// Everything that decides what a transcript says, besides the audio.
 #[derive(Debug, Clone)]
@@ -101,8 +108,6 @@ impl Options {
 /// not pay Whisper's fixed cost per window (the prompt, and the encoder's
 /// context fitted to the window's length).
 const WINDOW: f64 = 28.0;
-/// Silence laid between packed regions so words do not run together.
-const GAP: f64 = 0.3;
 
 /// One region's place in a window: `len` seconds at `packed` in the window
 /// come from `orig` seconds into the call.
@@ -120,15 +125,51 @@ struct Window {
 }
 
 impl Window {
-    /// Maps a window time back to call time.
-    fn to_call(&self, t: f64) -> f64 {
-        let p = self
-            .pieces
+    /// Maps a segment's window times back to call time. Pieces are laid end
+    /// to end, so Whisper's coarse times often fall on or just past a seam.
+    /// Within `edge` of a seam (the padding around each region, where nobody
+    /// speaks) an end belongs to the piece before the seam and a start to
+    /// the piece after it.
+    fn span_to_call(&self, start: f64, end: f64, edge: f64) -> (f64, f64) {
+        let at = |t: f64| {
+            self.pieces
+                .iter()
+                .rposition(|p| p.packed <= t + 1e-6)
+                .unwrap_or(0)
+        };
+        let within = |p: &Piece, t: f64| p.orig + (t - p.packed).clamp(0.0, p.len);
+        let i = at(start);
+        let s = match self.pieces.get(i + 1) {
+            Some(next) if start >= next.packed - edge => next.orig,
+            _ => within(&self.pieces[i], start),
+        };
+        let j = at(end);
+        let e = match j.checked_sub(1).map(|k| &self.pieces[k]) {
+            Some(prev) if end <= self.pieces[j].packed + edge => prev.orig + prev.len,
+            _ => within(&self.pieces[j], end),
+        };
+        (s, e.max(s))
+    }
+}
+
+impl Window {
+    /// Silence after the last speech in `speech` (a channel's tight regions)
+    /// that ends inside this window; none if speech runs past its end.
+    fn tail(&self, speech: &[Span]) -> Seconds {
+        let Some(last) = self.pieces.last() else {
+            return Seconds(0.0);
+        };
+        let end = last.orig + last.len;
+        let spoke = speech
             .iter()
-            .rev()
-            .find(|p| p.packed <= t + 1e-6)
-            .unwrap_or(&self.pieces[0]);
-        p.orig + (t - p.packed).clamp(0.0, p.len)
+            .filter(|s| s.start.0 < end && s.end.0 > last.orig)
+            .map(|s| s.end.0)
+            .fold(f64::NEG_INFINITY, f64::max);
+        Seconds(if spoke.is_finite() {
+            (end - spoke).max(0.0)
+        } else {
+            0.0
+        })
     }
 }
 
@@ -142,11 +183,8 @@ fn pack(regions: &[Span]) -> Vec<Window> {
         let mut orig = r.start.0;
         let end = r.end.0;
         while end - orig > 1e-3 {
-            let at = if cur.pieces.is_empty() {
-                0.0
-            } else {
-                cur.len + GAP
-            };
+            // Pieces are laid end to end: their padding already parts them.
+            let at = cur.len;
             // A region that does not fit starts the next window rather than
             // being cut mid-word; only regions longer than a window are split.
             if at + (end - orig) > WINDOW && !cur.pieces.is_empty() {
@@ -219,10 +257,10 @@ pub fn transcribe_file(
     let mut warnings = audio.warnings.clone();
     let mut regions = Vec::new();
     let mut channel_jobs = Vec::new();
+    let params = RegionParams::default();
     for (ch, samples) in audio.channels.iter().enumerate() {
         let pcm = audio::resample(samples, audio.sample_rate, TARGET_RATE);
         let total = pcm.len() as f64 / TARGET_RATE as f64;
-        let params = RegionParams::default();
         // Regions are measured either way: the conversation metrics need them.
         let spans = audio::speech_regions(&pcm, TARGET_RATE, &params);
         regions.extend(spans.iter().map(|s| Region {
@@ -231,24 +269,35 @@ pub fn transcribe_file(
         }));
         // An empty channel gives a zero-length span, which packs into no window.
         let to_recognise = if opts.use_regions {
-            audio::pad_regions(&spans, params.pad, total)
+            audio::recognition_spans(&spans, &params, WINDOW, total)
         } else {
             vec![Span::new(0.0, total)]
         };
-        channel_jobs.push((speakers[ch], pcm, pack(&to_recognise)));
+        let windows: Vec<(Window, Seconds)> = pack(&to_recognise)
+            .into_iter()
+            .map(|w| {
+                let tail = w.tail(&spans);
+                (w, tail)
+            })
+            .collect();
+        channel_jobs.push((speakers[ch], pcm, windows));
     }
     // Every window of every channel is independent: recognise them in
     // parallel, so one long call keeps all workers busy. This runs on the
     // caller's rayon pool, which `batch::Runner` sizes to `--jobs`, so no
     // more recognisers run at once than the cores were split for.
-    let jobs: Vec<(Speaker, &[f32], &Window)> = channel_jobs
+    let jobs: Vec<(Speaker, &[f32], &Window, Seconds)> = channel_jobs
         .iter()
-        .flat_map(|(speaker, pcm, windows)| windows.iter().map(move |w| (*speaker, &pcm[..], w)))
+        .flat_map(|(speaker, pcm, windows)| {
+            windows
+                .iter()
+                .map(move |(w, tail)| (*speaker, &pcm[..], w, *tail))
+        })
         .collect();
     let done = AtomicUsize::new(0);
     let recognised: Vec<Vec<Segment>> = jobs
         .par_iter()
-        .map(|&(speaker, pcm, w)| {
+        .map(|&(speaker, pcm, w, tail)| {
             if started.elapsed() > opts.file_timeout {
                 return Err(TranscribeError::Timeout {
                     path: display.into(),
@@ -257,7 +306,7 @@ pub fn transcribe_file(
                 });
             }
             let raw = rec
-                .recognise(&window_pcm(w, pcm), &opts.language)
+                .recognise(&window_pcm(w, pcm), &opts.language, tail)
                 .map_err(|detail| TranscribeError::Recognition {
                     path: display.into(),
                     detail,
@@ -266,10 +315,10 @@ pub fn transcribe_file(
             Ok(raw
                 .into_iter()
                 .map(|s| {
-                    let start = w.to_call(s.start);
+                    let (start, end) = w.span_to_call(s.start, s.end, params.pad);
                     Segment {
                         start: Seconds(start),
-                        end: Seconds(w.to_call(s.end).max(start)),
+                        end: Seconds(end),
                         speaker,
                         text: s.text.trim().to_string(),
                     }
@@ -326,10 +375,38 @@ mod tests {
         // 25 s does not fit after the first two: it starts the next window
         // whole; only the 35 s region, longer than a window, is split.
         assert_eq!(shapes, [vec![2.0, 2.0], vec![25.0], vec![28.0], vec![7.0]]);
-        assert!((ws[0].to_call(0.5) - 1.5).abs() < 1e-9);
-        assert!((ws[0].to_call(2.3 + 0.5) - 10.5).abs() < 1e-9);
-        assert!((ws[3].to_call(1.0) - 79.0).abs() < 1e-9);
+        let call = |w: &Window, a: f64, b: f64| w.span_to_call(a, b, 0.0);
+        assert_eq!(call(&ws[0], 0.5, 1.5), (1.5, 2.5));
+        assert_eq!(call(&ws[0], 2.5, 3.0), (10.5, 11.0));
+        assert_eq!(call(&ws[3], 1.0, 7.0), (79.0, 85.0));
         assert!(ws.iter().all(|w| w.len <= WINDOW + 1e-9));
         assert!(pack(&[Span::new(0.0, 0.0)]).is_empty());
+    }
+
+    #[test]
+    fn a_window_knows_the_silence_after_its_last_words() {
+        let speech = [Span::new(1.0, 3.0), Span::new(5.0, 40.0)];
+        let ws = pack(&[Span::new(0.6, 3.4), Span::new(4.6, 40.0)]);
+        let tails: Vec<f64> = ws.iter().map(|w| w.tail(&speech).0).collect();
+        // The first region's padding; then a long region split at 28 s runs
+        // past its window's end, and to the end of the recording.
+        assert_eq!(ws.len(), 3);
+        assert!((tails[0] - 0.4).abs() < 1e-9, "{tails:?}");
+        assert_eq!(&tails[1..], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn times_near_a_seam_go_to_the_side_that_was_spoken() {
+        // Two padded regions laid end to end: call 1–3 s and 10–12 s.
+        let ws = pack(&[Span::new(1.0, 3.0), Span::new(10.0, 12.0)]);
+        let w = &ws[0];
+        // A segment ending on the seam, or just past it, ends the first region.
+        assert_eq!(w.span_to_call(0.0, 2.0, 0.4), (1.0, 3.0));
+        assert_eq!(w.span_to_call(0.0, 2.3, 0.4), (1.0, 3.0));
+        // One starting just before the seam starts the second.
+        assert_eq!(w.span_to_call(1.8, 3.5, 0.4), (10.0, 11.5));
+        // Away from the seam times map straight through.
+        assert_eq!(w.span_to_call(0.5, 1.5, 0.4), (1.5, 2.5));
+        assert_eq!(w.span_to_call(2.5, 4.0, 0.4), (10.5, 12.0));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{ModelIdentity, RawSegment, Recogniser};
 use crate::audio::TARGET_RATE;
+use crate::types::Seconds;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use whisper_rs::{
@@ -94,8 +95,33 @@ fn encoder_frames(samples: usize, model_ctx: i32) -> i32 {
     aligned.min(model_ctx)
 }
 
+/// Whisper's end times fall this much before the detector's region ends.
+const END_SLACK: f64 = 0.3;
+
+/// How much of a window whisper.cpp searches for speech. When its text ends
+/// before the window does, it encodes the rest again from there, a whole
+/// second encoder pass, and over a window's closing padding that pass only
+/// finds Whisper's stock inventions. Ending the search where the speech
+/// ends (less [`END_SLACK`]) skips it; the encoder still hears the padding.
+fn searched_ms(samples: usize, tail: Seconds) -> i32 {
+    let len = samples as f64 / TARGET_RATE as f64;
+    let tail = if tail.0 > 0.0 {
+        tail.0 + END_SLACK
+    } else {
+        0.0
+    };
+    // whisper.cpp skips anything shorter than 100 ms; keep a second.
+    let searched = (len - tail).max(len.min(1.0));
+    (searched * 1000.0).round() as i32
+}
+
 impl Recogniser for WhisperRecogniser {
-    fn recognise(&self, pcm: &[f32], language: &str) -> Result<Vec<RawSegment>, String> {
+    fn recognise(
+        &self,
+        pcm: &[f32],
+        language: &str,
+        tail: Seconds,
+    ) -> Result<Vec<RawSegment>, String> {
         let pooled = self
             .states
             .lock()
@@ -135,6 +161,7 @@ impl Recogniser for WhisperRecogniser {
             pcm
         };
         p.set_audio_ctx(encoder_frames(data.len(), self.ctx.n_audio_ctx()));
+        p.set_duration_ms(searched_ms(data.len(), tail));
         let t0 = std::time::Instant::now();
         state.full(p, data).map_err(|e| e.to_string())?;
         if self.debug {
@@ -175,6 +202,17 @@ impl Recogniser for WhisperRecogniser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_stops_where_the_speech_ends() {
+        let rate = TARGET_RATE as usize;
+        // 0.4 s of padding after the last word: 0.7 s left unsearched.
+        assert_eq!(searched_ms(20 * rate, Seconds(0.4)), 19_300);
+        // Speech runs to the window's end: all of it is searched.
+        assert_eq!(searched_ms(20 * rate, Seconds(0.0)), 20_000);
+        // Never less than a second.
+        assert_eq!(searched_ms(rate * 3 / 2, Seconds(1.0)), 1_000);
+    }
 
     #[test]
     fn encoder_context_fits_the_window() {
