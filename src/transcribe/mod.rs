@@ -150,9 +150,7 @@ impl Window {
         };
         (s, e.max(s))
     }
-}
 
-impl Window {
     /// Silence after the last speech in `speech` (a channel's tight regions)
     /// that ends inside this window; none if speech runs past its end.
     fn tail(&self, speech: &[Span]) -> Seconds {

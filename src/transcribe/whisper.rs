@@ -95,7 +95,8 @@ fn encoder_frames(samples: usize, model_ctx: i32) -> i32 {
     aligned.min(model_ctx)
 }
 
-/// Whisper's end times fall this much before the detector's region ends.
+/// Whisper often closes its last segment up to this much before the
+/// detector's region ends (measured on the samples: bench/RESULTS.md).
 const END_SLACK: f64 = 0.3;
 
 /// How much of a window whisper.cpp searches for speech. When its text ends
