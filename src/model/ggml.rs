@@ -2,8 +2,9 @@
 //!
 //! Layout: magic, 11 `i32` hyper-parameters, the mel filter bank, the vocabulary, then
 //! tensors back to back (`n_dims`, name length, type, dims fastest-first, name, data).
-//! The block formats follow ggml's reference quantisers (`quantize_row_q8_0_ref`,
-//! `quantize_row_q5_1_ref`) so files are what whisper.cpp's own `quantize` tool produces.
+//! The block formats follow ggml's quantisers (`quantize_row_q8_0_ref`, `quantize_row_q5_1_ref`,
+//! and `quantize_iq4_nl` without an importance matrix), so files are byte for byte what ggml
+//! itself writes.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -13,7 +14,7 @@ use half::{bf16, f16};
 use super::{HParams, ModelError};
 
 pub(crate) const MAGIC: u32 = 0x6767_6d6c;
-/// Values per block for q8_0 and q5_1.
+/// Values per block for q8_0, q5_1 and iq4_nl.
 pub(crate) const QK: usize = 32;
 /// whisper.cpp stores `GGML_QNT_VERSION * 1000 + ftype` as the ftype of quantised files.
 pub(crate) const QNT_VERSION_FACTOR: i32 = 1000;
@@ -26,6 +27,7 @@ pub(crate) enum Target {
     F16,
     Q8_0,
     Q5_1,
+    Iq4Nl,
 }
 
 impl Target {
@@ -35,6 +37,7 @@ impl Target {
             Self::F16 => 1,
             Self::Q5_1 => 7,
             Self::Q8_0 => 8,
+            Self::Iq4Nl => 20,
         }
     }
 }
@@ -61,6 +64,7 @@ pub(crate) fn type_info(id: i32) -> Option<TypeInfo> {
         12 => ("q4_k", 256, 144),
         13 => ("q5_k", 256, 176),
         14 => ("q6_k", 256, 210),
+        20 => ("iq4_nl", 32, 18),
         30 => ("bf16", 1, 2),
         _ => return None,
     };
@@ -130,17 +134,17 @@ pub(crate) fn write_data<W: Write>(w: &mut W, data: Floats<'_>, target: Target) 
             Target::F16 => vals
                 .iter()
                 .for_each(|v| out.extend(f16::from_f32(*v).to_le_bytes())),
-            Target::Q8_0 | Target::Q5_1 => {
+            Target::Q8_0 | Target::Q5_1 | Target::Iq4Nl => {
                 if len % QK != 0 {
                     return Err(io::Error::other(
                         "quantised tensor length is not a multiple of 32",
                     ));
                 }
                 for block in vals.chunks_exact(QK) {
-                    if target == Target::Q8_0 {
-                        out.extend(quantize_q8_0(block));
-                    } else {
-                        out.extend(quantize_q5_1(block));
+                    match target {
+                        Target::Q8_0 => out.extend(quantize_q8_0(block)),
+                        Target::Q5_1 => out.extend(quantize_q5_1(block)),
+                        _ => out.extend(quantize_iq4_nl(block)),
                     }
                 }
             }
@@ -187,6 +191,69 @@ pub(crate) fn quantize_q5_1(x: &[f32]) -> [u8; 24] {
         qh |= u32::from((hi & 0x10) >> 4) << (j + QK / 2);
     }
     out[4..8].copy_from_slice(&qh.to_le_bytes());
+    out
+}
+
+/// The sixteen levels of iq4_nl, a non-uniform grid denser near zero, where most weights are.
+const IQ4_NL_LEVELS: [i8; 16] = [
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+];
+
+/// Index of the level nearest `x` (ties to the upper one, as ggml's `best_index_int8`).
+fn nearest_iq4_level(x: f32) -> u8 {
+    let v = &IQ4_NL_LEVELS;
+    if x <= f32::from(v[0]) {
+        return 0;
+    }
+    if x >= f32::from(v[15]) {
+        return 15;
+    }
+    let mu = v.partition_point(|&l| f32::from(l) <= x);
+    if x - f32::from(v[mu - 1]) < f32::from(v[mu]) - x {
+        (mu - 1) as u8
+    } else {
+        mu as u8
+    }
+}
+
+/// One iq4_nl block: f16 scale, then 16 bytes of level indices packed like q4_0. The scale
+/// is the least-squares fit (weighted by `x²`) over 15 candidate grids, as ggml's
+/// `quantize_iq4_nl` without an importance matrix.
+pub(crate) fn quantize_iq4_nl(x: &[f32]) -> [u8; 18] {
+    const TRIES: i32 = 7;
+    let max = x
+        .iter()
+        .fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
+    // Weighted sums of q·x and q² for the grid of inverse scale `id`.
+    let fit = |id: f32| {
+        x.iter().fold((0f32, 0f32), |(qx, q2), &v| {
+            let q = f32::from(IQ4_NL_LEVELS[usize::from(nearest_iq4_level(id * v))]);
+            let w = v * v;
+            (qx + w * q * v, q2 + w * q * q)
+        })
+    };
+    let first = f32::from(IQ4_NL_LEVELS[0]);
+    let d = if max.abs() < 1e-15 {
+        0.0
+    } else {
+        let (qx, q2) = fit(first / -max);
+        let mut d = qx / q2;
+        let mut best = d * qx;
+        for t in -TRIES..=TRIES {
+            let (qx, q2) = fit((t as f32 + first) / max);
+            if q2 > 0.0 && qx * qx > best * q2 {
+                d = qx / q2;
+                best = d * qx;
+            }
+        }
+        d
+    };
+    let mut out = [0u8; 18];
+    out[..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    for j in 0..QK / 2 {
+        out[2 + j] = nearest_iq4_level(id * x[j]) | (nearest_iq4_level(id * x[j + QK / 2]) << 4);
+    }
     out
 }
 
@@ -551,6 +618,46 @@ mod tests {
     }
 
     #[test]
+    fn iq4_nl_matches_ggml() {
+        // Bytes ggml's `quantize_iq4_nl` writes for this block (no importance matrix); the
+        // importer's output for the whole base model was compared with it the same way.
+        let x: Vec<f32> = (0..32)
+            .map(|j| (j as f32 * 0.7).sin() * (j + 1) as f32 / 10.0)
+            .collect();
+        assert_eq!(
+            quantize_iq4_nl(&x),
+            [22, 166, 216, 199, 135, 71, 39, 41, 90, 187, 234, 248, 213, 116, 36, 6, 26, 92]
+        );
+        // An all-zero block: scale 0, every code the level nearest 0 (index 8).
+        let zero = quantize_iq4_nl(&[0.0; 32]);
+        assert_eq!(&zero[..2], &[0, 0]);
+        assert!(zero[2..].iter().all(|&b| b == 0x88));
+    }
+
+    #[test]
+    fn iq4_nl_round_trip_error_is_bounded() {
+        for b in blocks() {
+            let q = quantize_iq4_nl(&b);
+            let d = f16::from_le_bytes([q[0], q[1]]).to_f32().abs();
+            let amax = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            // Half the widest gap between levels (24 steps of d), or, for a value past
+            // the outermost level the fitted scale reaches, its distance to that level.
+            let bound = 12.0 * d + (amax - 113.0 * d).max(0.0) + 127.0 * f16_err(d) + 1e-6 * amax;
+            for j in 0..QK / 2 {
+                for (k, code) in [(j, q[2 + j] & 0x0f), (j + QK / 2, q[2 + j] >> 4)] {
+                    let back = f16::from_le_bytes([q[0], q[1]]).to_f32()
+                        * f32::from(IQ4_NL_LEVELS[usize::from(code)]);
+                    assert!(
+                        (back - b[k]).abs() <= bound,
+                        "{} -> {back}, bound {bound}",
+                        b[k]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn q8_0_layout() {
         let mut x = [0f32; 32];
         x[0] = -127.0; // max |x| = 127, so d = 1 exactly
@@ -583,6 +690,9 @@ mod tests {
         out.clear();
         write_data(&mut out, data, Target::Q5_1).expect("q5_1");
         assert_eq!(out.len(), 48);
+        out.clear();
+        write_data(&mut out, data, Target::Iq4Nl).expect("iq4_nl");
+        assert_eq!(out.len(), 36);
         assert!(write_data(&mut out, Floats::F16(&src[..20]), Target::Q8_0).is_err());
     }
 }

@@ -26,6 +26,7 @@ pub enum Quantize {
     F16,
     Q8_0,
     Q5_1,
+    Iq4Nl,
 }
 
 impl Quantize {
@@ -34,6 +35,7 @@ impl Quantize {
             Self::F16 => Target::F16,
             Self::Q8_0 => Target::Q8_0,
             Self::Q5_1 => Target::Q5_1,
+            Self::Iq4Nl => Target::Iq4Nl,
         }
     }
 
@@ -44,6 +46,7 @@ impl Quantize {
             Self::F16 => 1,
             Self::Q8_0 => ggml::QNT_VERSION * ggml::QNT_VERSION_FACTOR + 7,
             Self::Q5_1 => ggml::QNT_VERSION * ggml::QNT_VERSION_FACTOR + 9,
+            Self::Iq4Nl => ggml::QNT_VERSION * ggml::QNT_VERSION_FACTOR + 19,
         }
     }
 }
@@ -56,6 +59,7 @@ impl FromStr for Quantize {
             "f16" => Ok(Self::F16),
             "q8_0" => Ok(Self::Q8_0),
             "q5_1" => Ok(Self::Q5_1),
+            "iq4_nl" => Ok(Self::Iq4Nl),
             _ => Err(ModelError::UnknownQuantize(s.to_string())),
         }
     }
@@ -67,6 +71,7 @@ impl fmt::Display for Quantize {
             Self::F16 => "f16",
             Self::Q8_0 => "q8_0",
             Self::Q5_1 => "q5_1",
+            Self::Iq4Nl => "iq4_nl",
         })
     }
 }
@@ -90,8 +95,8 @@ pub enum ModelError {
     /// A file given to [`info`] is not a complete ggml Whisper model.
     #[error("{}: not a valid whisper.cpp ggml model: {reason}", path.display())]
     Ggml { path: PathBuf, reason: String },
-    /// [`Quantize::from_str`] got something other than f16, q8_0 or q5_1.
-    #[error("unknown quantisation '{0}' (expected f16, q8_0 or q5_1)")]
+    /// [`Quantize::from_str`] got something other than f16, q8_0, q5_1 or iq4_nl.
+    #[error("unknown quantisation '{0}' (expected f16, q8_0, q5_1 or iq4_nl)")]
     UnknownQuantize(String),
 }
 
@@ -890,6 +895,7 @@ mod tests {
                 1 => n * 2,
                 7 => n / 32 * 24,
                 8 => n / 32 * 34,
+                20 => n / 32 * 18,
                 other => panic!("type {other}"),
             };
             let data = bytes[pos..pos + size].to_vec();
@@ -992,7 +998,11 @@ mod tests {
     fn quantised_import_keeps_whisper_cpp_types() {
         let dir = tempfile::tempdir().expect("tempdir");
         tiny_model(dir.path());
-        for (q, type_id, ftype) in [(Quantize::Q8_0, 8, 2007), (Quantize::Q5_1, 7, 2009)] {
+        for (q, type_id, ftype) in [
+            (Quantize::Q8_0, 8, 2007),
+            (Quantize::Q5_1, 7, 2009),
+            (Quantize::Iq4Nl, 20, 2019),
+        ] {
             let dst = dir.path().join(format!("out-{q}.bin"));
             import(dir.path(), &dst, q).expect("import");
             let (_, tensors) = parse_ggml(&fs::read(&dst).expect("read"));
@@ -1016,14 +1026,19 @@ mod tests {
 
     #[test]
     fn quantize_parses_and_prints() {
-        for q in [Quantize::F16, Quantize::Q8_0, Quantize::Q5_1] {
+        for q in [
+            Quantize::F16,
+            Quantize::Q8_0,
+            Quantize::Q5_1,
+            Quantize::Iq4Nl,
+        ] {
             assert_eq!(q.to_string().parse::<Quantize>().expect("round trip"), q);
         }
         assert_eq!("Q8_0".parse::<Quantize>().expect("case"), Quantize::Q8_0);
         let err = "q4".parse::<Quantize>().expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown quantisation 'q4' (expected f16, q8_0 or q5_1)"
+            "unknown quantisation 'q4' (expected f16, q8_0, q5_1 or iq4_nl)"
         );
     }
 
