@@ -69,7 +69,7 @@ pub enum TranscribeError {
 
 /// Bumped whenever decoding, speech regions or packing change what a
 /// transcript holds, so cached transcripts of the old pipeline are not reused.
-pub const PIPELINE_VERSION: u32 = 5;
+pub const PIPELINE_VERSION: u32 = 6;
 
 /// Everything that decides what a transcript says, besides the audio.
 #[derive(Debug, Clone)]

@@ -95,6 +95,21 @@ fn encoder_frames(samples: usize, model_ctx: i32) -> i32 {
     aligned.min(model_ctx)
 }
 
+/// Least encoder context for the rest of a window (10.24 s, a multiple of
+/// [`FRAMES_ALIGN`]). With a context fitted to a rest of a second or two,
+/// Whisper changed the words of all three such rests in the samples; with
+/// 10 s they are those of whisper.cpp's own second pass, which encodes the
+/// window's whole context again.
+const REST_MIN_FRAMES: i32 = 512;
+
+/// Encoder context for the rest of a `samples`-long window from `from_ms`.
+fn rest_frames(samples: usize, from_ms: i32, window_frames: i32) -> i32 {
+    let from = usize::try_from(from_ms).unwrap_or(0) * TARGET_RATE as usize / 1000;
+    encoder_frames(samples.saturating_sub(from), window_frames)
+        .max(REST_MIN_FRAMES)
+        .min(window_frames)
+}
+
 /// Whisper often closes its last segment up to this much before the
 /// detector's region ends (measured on the samples: bench/RESULTS.md).
 const END_SLACK: f64 = 0.3;
@@ -116,22 +131,45 @@ fn searched_ms(samples: usize, tail: Seconds) -> i32 {
     (searched * 1000.0).round() as i32
 }
 
-impl Recogniser for WhisperRecogniser {
-    fn recognise(
-        &self,
-        pcm: &[f32],
-        language: &str,
-        tail: Seconds,
-    ) -> Result<Vec<RawSegment>, String> {
-        let pooled = self
-            .states
-            .lock()
-            .map_err(|_| "state pool poisoned".to_string())?
-            .pop();
-        let mut state = match pooled {
-            Some(s) => s,
-            None => self.ctx.create_state().map_err(|e| e.to_string())?,
-        };
+/// What whisper.cpp's encoder callback saw during one `full` call.
+#[derive(Default)]
+struct Passes {
+    begun: u32,
+    /// Where the text of the first pass ends (centiseconds into the audio),
+    /// when whisper.cpp asked for another pass and was refused.
+    rest_from: Option<i64>,
+}
+
+/// whisper.cpp's encoder callback: let the first pass through and refuse
+/// the next, noting where the text so far ends. A later pass encodes the
+/// window's whole context again from there, however little audio is left;
+/// callqa searches that rest itself, with a context fitted to it.
+unsafe extern "C" fn first_pass_only(
+    _ctx: *mut whisper_rs_sys::whisper_context,
+    state: *mut whisper_rs_sys::whisper_state,
+    user: *mut std::ffi::c_void,
+) -> bool {
+    // SAFETY: `user` is the `Passes` that `pass` hands to whisper.cpp and
+    // keeps alive and otherwise untouched until `full` returns.
+    let passes = unsafe { &mut *user.cast::<Passes>() };
+    passes.begun += 1;
+    if passes.begun == 1 {
+        return true;
+    }
+    // SAFETY: whisper.cpp calls back with the state `full` is working on.
+    let n = unsafe { whisper_rs_sys::whisper_full_n_segments_from_state(state) };
+    if n == 0 {
+        // Nothing recognised yet: no end to start the rest from.
+        return true;
+    }
+    // SAFETY: `n - 1` is a segment index of that state.
+    passes.rest_from =
+        Some(unsafe { whisper_rs_sys::whisper_full_get_segment_t1_from_state(state, n - 1) });
+    false
+}
+
+impl WhisperRecogniser {
+    fn params<'a>(&self, language: &'a str) -> FullParams<'a, 'a> {
         let strategy = match self.decoding {
             Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
             Decoding::Beam(n) => SamplingStrategy::BeamSearch {
@@ -151,6 +189,73 @@ impl Recogniser for WhisperRecogniser {
         p.set_print_realtime(false);
         p.set_print_special(false);
         p.set_print_timestamps(false);
+        p
+    }
+
+    /// One `full` call over the window `data`, searching `from_ms..end_ms`
+    /// with an encoder context of `frames`: its segments (times from the
+    /// window's start), and where whisper.cpp wanted to search again from,
+    /// if it did.
+    fn pass(
+        &self,
+        state: &mut WhisperState,
+        data: &[f32],
+        language: &str,
+        (from_ms, end_ms): (i32, i32),
+        frames: i32,
+    ) -> Result<(Vec<RawSegment>, Option<i32>), String> {
+        let mut p = self.params(language);
+        p.set_audio_ctx(frames);
+        p.set_offset_ms(from_ms);
+        p.set_duration_ms(end_ms - from_ms);
+        let mut passes = Passes::default();
+        // SAFETY: `passes` outlives `full`, the only caller of the callback.
+        unsafe {
+            p.set_start_encoder_callback(Some(first_pass_only));
+            p.set_start_encoder_callback_user_data((&raw mut passes).cast());
+        }
+        let t0 = std::time::Instant::now();
+        state.full(p, data).map_err(|e| e.to_string())?;
+        if self.debug {
+            eprintln!(
+                "debug: window {:.1} s from {:.1} s recognised in {:.2} s",
+                data.len() as f64 / TARGET_RATE as f64,
+                f64::from(from_ms) / 1000.0,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        let mut out = Vec::new();
+        for seg in state.as_iter() {
+            let text = seg.to_str_lossy().map_err(|e| e.to_string())?.into_owned();
+            out.push(RawSegment {
+                start: seg.start_timestamp() as f64 / 100.0,
+                end: seg.end_timestamp() as f64 / 100.0,
+                text,
+            });
+        }
+        let rest_from = passes
+            .rest_from
+            .map(|cs| i32::try_from(cs * 10).unwrap_or(i32::MAX));
+        Ok((out, rest_from))
+    }
+}
+
+impl Recogniser for WhisperRecogniser {
+    fn recognise(
+        &self,
+        pcm: &[f32],
+        language: &str,
+        tail: Seconds,
+    ) -> Result<Vec<RawSegment>, String> {
+        let pooled = self
+            .states
+            .lock()
+            .map_err(|_| "state pool poisoned".to_string())?
+            .pop();
+        let mut state = match pooled {
+            Some(s) => s,
+            None => self.ctx.create_state().map_err(|e| e.to_string())?,
+        };
         // whisper.cpp wants at least ~1 s; pad short windows with silence.
         let mut buf;
         let min_len = TARGET_RATE as usize * 11 / 10;
@@ -161,26 +266,29 @@ impl Recogniser for WhisperRecogniser {
         } else {
             pcm
         };
-        p.set_audio_ctx(encoder_frames(data.len(), self.ctx.n_audio_ctx()));
-        p.set_duration_ms(searched_ms(data.len(), tail));
-        let t0 = std::time::Instant::now();
-        state.full(p, data).map_err(|e| e.to_string())?;
-        if self.debug {
-            eprintln!(
-                "debug: window {:.1} s recognised in {:.2} s",
-                data.len() as f64 / TARGET_RATE as f64,
-                t0.elapsed().as_secs_f64()
-            );
-            self.ctx.print_timings();
-        }
+        let end_ms = searched_ms(data.len(), tail);
+        let window_frames = encoder_frames(data.len(), self.ctx.n_audio_ctx());
         let mut out = Vec::new();
-        for seg in state.as_iter() {
-            let text = seg.to_str_lossy().map_err(|e| e.to_string())?.into_owned();
-            out.push(RawSegment {
-                start: seg.start_timestamp() as f64 / 100.0,
-                end: seg.end_timestamp() as f64 / 100.0,
-                text,
-            });
+        let (mut from_ms, mut frames, mut language) = (0, window_frames, language);
+        loop {
+            let (segments, rest_from) =
+                self.pass(&mut state, data, language, (from_ms, end_ms), frames)?;
+            out.extend(segments);
+            if language == "auto" {
+                // The rest is in the language found for the whole window.
+                language =
+                    whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("auto");
+            }
+            // The rest whisper.cpp wanted to search again, searched with a
+            // context fitted to it: the same spectrogram, so the same text
+            // its own second pass finds, for a fraction of the encoding.
+            match rest_from {
+                Some(t) if t > from_ms && t < end_ms => {
+                    from_ms = t;
+                    frames = rest_frames(data.len(), from_ms, window_frames);
+                }
+                _ => break,
+            }
         }
         if let Ok(mut pool) = self.states.lock() {
             pool.push(state);
@@ -213,6 +321,19 @@ mod tests {
         assert_eq!(searched_ms(20 * rate, Seconds(0.0)), 20_000);
         // Never less than a second.
         assert_eq!(searched_ms(rate * 3 / 2, Seconds(1.0)), 1_000);
+    }
+
+    #[test]
+    fn rest_context_is_fitted_but_never_tiny() {
+        let rate = TARGET_RATE as usize;
+        let window = encoder_frames(26 * rate, 1500);
+        // 1 s left of a 26 s window: 10.24 s of context, not 26 s.
+        assert_eq!(rest_frames(26 * rate, 25_000, window), REST_MIN_FRAMES);
+        // 14 s left: fitted to it (700 + 64 → 768).
+        assert_eq!(rest_frames(26 * rate, 12_000, window), 768);
+        // A short window's rest never gets more context than the window had.
+        let short = encoder_frames(6 * rate, 1500);
+        assert_eq!(rest_frames(6 * rate, 5_000, short), short);
     }
 
     #[test]
