@@ -638,15 +638,15 @@ mod tests {
     fn iq4_nl_round_trip_error_is_bounded() {
         for b in blocks() {
             let q = quantize_iq4_nl(&b);
-            let d = f16::from_le_bytes([q[0], q[1]]).to_f32().abs();
+            let scale = f16::from_le_bytes([q[0], q[1]]).to_f32();
+            let d = scale.abs();
             let amax = b.iter().fold(0f32, |m, v| m.max(v.abs()));
             // Half the widest gap between levels (24 steps of d), or, for a value past
             // the outermost level the fitted scale reaches, its distance to that level.
             let bound = 12.0 * d + (amax - 113.0 * d).max(0.0) + 127.0 * f16_err(d) + 1e-6 * amax;
             for j in 0..QK / 2 {
                 for (k, code) in [(j, q[2 + j] & 0x0f), (j + QK / 2, q[2 + j] >> 4)] {
-                    let back = f16::from_le_bytes([q[0], q[1]]).to_f32()
-                        * f32::from(IQ4_NL_LEVELS[usize::from(code)]);
+                    let back = scale * f32::from(IQ4_NL_LEVELS[usize::from(code)]);
                     assert!(
                         (back - b[k]).abs() <= bound,
                         "{} -> {back}, bound {bound}",
