@@ -290,11 +290,10 @@ fn run(cli: Cli) -> Result<u8> {
             output,
             quantize,
         }) => {
-            let q: model::Quantize = quantize.parse().map_err(|_| {
-                usage(format!(
-                    "--quantize: unknown weight type {quantize:?} (f16, q8_0, q5_1 or iq4_nl)"
-                ))
-            })?;
+            // The model module's error already lists every weight type it can write.
+            let q: model::Quantize = quantize
+                .parse()
+                .map_err(|e: model::ModelError| usage(format!("--quantize: {e}")))?;
             let s = model::import(&src, &output, q)?;
             println!(
                 "wrote {}: {} tensors, {} bytes, {}, sha256 {}",

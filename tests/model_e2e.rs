@@ -219,6 +219,23 @@ fn a_missing_model_is_a_clear_usage_error() {
 }
 
 #[test]
+fn an_unknown_weight_type_is_a_usage_error_naming_the_known_ones() {
+    let dir = tmp();
+    let out = dir.path().join("out.bin");
+    Command::cargo_bin("callqa")
+        .unwrap()
+        .args(["model", "import", "models", "-o"])
+        .arg(&out)
+        .args(["--quantize", "q4"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--quantize: unknown quantisation 'q4' (expected f16, q8_0, q5_1 or iq4_nl)",
+        ));
+    assert!(!out.exists());
+}
+
+#[test]
 fn an_over_long_recording_is_refused_before_it_is_decoded() {
     let _turn = serial();
     let dir = tmp();
